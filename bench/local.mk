@@ -1,0 +1,1 @@
+# bench/: rules for this folder (see the top-level Makefile.am).

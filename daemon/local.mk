@@ -1,0 +1,1 @@
+# daemon/: rules for this folder (see the top-level Makefile.am).

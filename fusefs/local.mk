@@ -1,0 +1,1 @@
+# fusefs/: rules for this folder (see the top-level Makefile.am).

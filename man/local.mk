@@ -1,0 +1,1 @@
+# man/: rules for this folder (see the top-level Makefile.am).

@@ -1,0 +1,1 @@
+# raft/: rules for this folder (see the top-level Makefile.am).

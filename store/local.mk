@@ -1,0 +1,1 @@
+# store/: rules for this folder (see the top-level Makefile.am).

@@ -1,0 +1,1 @@
+# tls/: rules for this folder (see the top-level Makefile.am).

@@ -1,0 +1,1 @@
+# tree/: rules for this folder (see the top-level Makefile.am).
