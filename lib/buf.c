@@ -14,9 +14,11 @@ int buf_reserve(Buf *b, size_t extra) {
         if (extra > SIZE_MAX - b->len)
                 return -ENOMEM;
         size_t need = b->len + extra;
+        if (need > BUF_MAX_BYTES)
+                return -ENOMEM;
         size_t cap = b->cap ? b->cap : 64;
         while (cap < need)
-                cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+                cap = cap > BUF_MAX_BYTES / 2 ? need : cap * 2;
         uint8_t *p = realloc(b->data, cap);
         if (!p)
                 return -ENOMEM;
