@@ -12,4 +12,3 @@ else
 FUZZ_LDADD = tests/fuzz/libfuzzmain.a
 endif
 
-EXTRA_DIST += tests/integration tests/lib.sh
