@@ -26,10 +26,11 @@
  * returned by sd_event_now(e, CLOCK_MONOTONIC, ...)). File timestamps put into
  * commands come from CLOCK_REALTIME on the proposing node.
  *
- * Contract of the tree types: `Tree` and `TreeNotices` are defined in
- * tree/tree.h; FuseFs builds commands with tree/'s command builders, passes the
- * encoded bytes to propose(), and reads the state through the const Tree *
- * the backend returns. */
+ * The tree: FuseFs reads the local replica through the const Tree * the
+ * backend returns (tree/tree.h queries) and changes it only by proposing
+ * TreeCmd commands; the backend stamps each command's author fields (session,
+ * request number, ack, time) so that one allocator serves the whole daemon.
+ */
 #pragma once
 
 #include <stdbool.h>
@@ -39,9 +40,7 @@
 #include <systemd/sd-event.h>
 
 #include "lib/buf.h"
-
-typedef struct Tree Tree;               /* tree/tree.h */
-typedef struct TreeNotices TreeNotices; /* tree/tree.h */
+#include "tree/tree.h"
 
 typedef struct FuseFs FuseFs;
 
@@ -69,21 +68,24 @@ typedef struct FuseFsOptions {
 /* Completion of an asynchronous backend call. Called exactly once per
  * accepted call, on the loop thread, never from inside the call that
  * accepted it.
- *   propose:      r is the tree's result of applying the command (0 or a
- *                 positive command-specific value, or a negative errno from
- *                 apply such as -EEXIST), or -EROFS when the entry could not
- *                 be committed and applied locally by the deadline (no quorum,
- *                 lost leadership and the entry was dropped, shutting down).
- *                 index is the log index of the applied entry (0 on -EROFS).
+ *   propose:      r is result->err, the tree's outcome of applying the
+ *                 command (0, -EINPROGRESS for a queued lock, or a negative
+ *                 errno such as -EEXIST, -ENOLINK when the session expired),
+ *                 and `result` is the TreeResult of tree_apply() (valid only
+ *                 during the call); or r is -EROFS and result NULL when the
+ *                 entry could not be committed and applied locally by the
+ *                 deadline (no quorum, the entry was lost in a leader change
+ *                 and not retried in time, shutting down). index is the log
+ *                 index of the applied entry (0 when result is NULL).
  *   read_barrier: r is 0 once this node has applied everything that was
  *                 committed when the barrier started (ReadIndex, Raft thesis
- *                 §6.4), index is that applied index; -EIO on timeout or
- *                 shutdown (index 0).
- * The FsDoneFn of a propose must run right after the entry is applied on this
- * node and before the next entry is applied (FuseFs reads the result, e.g.
- * the inode the command created, from the tree at that moment), and before
- * fusefs_notify_applied() is called for the same entry. */
-typedef void (*FsDoneFn)(void *cb_userdata, int r, uint64_t index);
+ *                 §6.4) and index is the applied index; or -EIO on timeout or
+ *                 shutdown (index 0). result is always NULL.
+ * The FsDoneFn of a propose runs right after the entry is applied on this
+ * node and before the next entry is applied (so FuseFs may read the tree as
+ * the command left it), and before fusefs_notify_applied() is called for the
+ * same entry. */
+typedef void (*FsDoneFn)(void *cb_userdata, int r, uint64_t index, const TreeResult *result);
 
 /* The files of the virtual directory /.raftfs/ whose text the backend provides. */
 typedef enum FsInfo {
@@ -97,14 +99,20 @@ typedef enum FsInfo {
 /* What the daemon provides. All callbacks run on the loop thread and must not
  * block; `userdata` is the backend_userdata given to fusefs_new(). */
 typedef struct FsBackend {
-        /* Submits an encoded tree command (built by FuseFs with tree/'s builders;
-         * the backend may wrap it in an envelope to recognise it when applied).
-         * Forwards it to the leader, waits until it is applied locally, calls
-         * done. Returns 0 (done will be called), or a negative errno without
-         * calling done: -EROFS when the node knows it cannot commit now,
-         * -ENOMEM, -E2BIG (command larger than an entry may be). The bytes are
-         * copied before it returns. */
-        int (*propose)(void *userdata, const void *cmd, size_t len, uint64_t deadline_usec,
+        /* Submits a tree command. FuseFs fills the type and the type's fields;
+         * the backend stamps the author fields — cmd->session (this node's
+         * current session, 0 when it has none), cmd->request (a fresh request
+         * number of that session), cmd->ack and cmd->time_usec (CLOCK_REALTIME
+         * now) — and leaves them in *cmd for the caller (FuseFs matches lock
+         * notices by (session, request)), encodes it (tree_cmd_encode()),
+         * forwards it to the leader, waits until it is applied locally and
+         * calls done. The backend may re-propose the same bytes after a leader
+         * change (the tree's dedupe makes that safe). Returns 0 (done will be
+         * called), or a negative errno without calling done: -EROFS when the
+         * node knows it cannot commit now, -ENOLINK for a lock command while
+         * there is no session, -E2BIG (larger than an entry may be), -ENOMEM.
+         * Nothing of *cmd is referenced after the call returns. */
+        int (*propose)(void *userdata, TreeCmd *cmd, uint64_t deadline_usec,
                        FsDoneFn done, void *cb_userdata);
         /* Starts (or joins) a linearizable read barrier. FuseFs already batches
          * all requests that arrive in one turn of the loop into one call.
