@@ -255,7 +255,7 @@ typedef enum TreeCmdType {
 #define TREE_SETATTR_GID 0x04u
 #define TREE_SETATTR_SIZE 0x08u         /* regular files only (-EISDIR, -EINVAL) */
 #define TREE_SETATTR_MTIME 0x10u        /* to .mtime_usec */
-#define TREE_SETATTR_MTIME_NOW 0x20u    /* to the command's time_usec */
+#define TREE_SETATTR_MTIME_NOW 0x20u    /* to the command's time_usec (wins over MTIME) */
 #define TREE_SETATTR_CTIME 0x40u        /* to .ctime_usec (else ctime = time_usec) */
 
 /* TREE_CMD_WRITE flags */
@@ -381,8 +381,9 @@ typedef struct TreeCmd {
                         size_t n_extents;
                 } write;
                 /* SETXATTR / REMOVEXATTR: user.* only (-EOPNOTSUPP). Setting
-                 * "user.raftfs.lock" is -EPERM. -ERANGE (name too long, or
-                 * "user." alone), -E2BIG (value), -ENOSPC, -EEXIST / -ENODATA
+                 * or removing "user.raftfs.lock" is -EPERM. -ERANGE (name too
+                 * long), -EINVAL ("user." alone, bad flags), -E2BIG (value),
+                 * -ENOSPC (max_xattr_bytes, max_total_bytes), -EEXIST / -ENODATA
                  * per the flags; REMOVEXATTR of an absent name -ENODATA.
                  * "user.raftfs.ephemeral" with value "1" (or "1\n") on a
                  * directory makes it ephemeral: regular files and symlinks
@@ -424,11 +425,18 @@ typedef struct TreeCmd {
                  * POSIX covers [start, end] inclusive (end TREE_LOCK_EOF = to
                  * the end of the file), start <= end or -EINVAL.
                  * Result: 0 granted (.token), -EAGAIN conflict without wait,
-                 * -EINPROGRESS queued (later a TREE_NOTICE_LOCK_GRANTED or
-                 * TREE_NOTICE_LOCK_ABORTED names this (session, request)),
-                 * -ENOLCK over max_locks, -ENOENT, -EINVAL (bad mode/table, or
-                 * a waiting request without a request number), -EDEADLK is not
-                 * detected. See "Lock semantics" below. */
+                 * -EINPROGRESS queued (a later apply emits a
+                 * TREE_NOTICE_LOCK_GRANTED or TREE_NOTICE_LOCK_ABORTED naming
+                 * this (session, request); process an apply's result before its
+                 * notices), re-requesting the mode already held (flock) returns
+                 * 0 with the existing token,
+                 * -ENOLCK when fewer than 3 records are left under max_locks
+                 * (room for the request and two range splits; grants of queued
+                 * waiters may exceed the limit by their splits), -ENOENT,
+                 * -EINVAL (no session, bad mode/table, start > end, or a waiting
+                 * request without a request number). Deadlocks between owners
+                 * are not detected (no -EDEADLK): an interrupt cancels a waiter.
+                 * Locks may be taken on any inode type. See "Lock semantics". */
                 struct {
                         uint64_t ino;
                         uint64_t owner;         /* kernel lock_owner or a handle id */
@@ -577,21 +585,29 @@ uint64_t tree_next_deadline(const Tree *t);
  * POSIX are independent tables per inode. Conflicts: flock — any exclusive vs
  * anything of another owner; POSIX — overlapping ranges of different owners
  * where at least one is exclusive (write). An owner never conflicts with
- * itself: flock re-locking converts (as Linux, the old lock is dropped first,
- * then the new mode is requested; a conversion that must wait loses the old
- * lock), POSIX re-locking replaces the owner's locks on the range, splitting
- * and merging adjacent/overlapping ranges of the same mode.
+ * itself: flock re-locking converts (as Linux does, the old lock is dropped
+ * first, then the new mode is requested; a conversion that must wait or fails
+ * with -EAGAIN has lost the old lock: the one errno path that changes state),
+ * POSIX re-locking replaces the owner's locks on the range, splitting and
+ * merging adjacent ranges of the same mode (a split that needs a record over
+ * max_locks fails with -ENOLCK).
  *
- * FIFO fairness, precisely: a request is granted at once iff it conflicts with
- * no holder AND with no queued waiter of the same table on the file (so a
- * shared request behind a queued exclusive waiter queues too: writers do not
- * starve). Non-blocking requests follow the same rule (-EAGAIN). Whenever
- * holders go away (unlock, release, cancel, expiry, end of a lock-delay) the
- * queue is scanned front to back and each waiter is granted iff it conflicts
- * with no holder and no waiter still queued before it; so consecutive shared
- * waiters are granted together, and waiters for disjoint ranges do not block
- * each other. Handoff happens inside the entry that freed the lock, with that
- * entry's index as token.
+ * FIFO fairness, precisely: a request R of owner O is granted iff
+ *   (1) no holder of another owner conflicts with R, and
+ *   (2) no waiter W queued before R (same table, same file) "blocks" R, where
+ *       W blocks R when W conflicts with R and W does not conflict with any
+ *       lock O already holds.
+ * So a shared request behind a queued exclusive waiter queues too (writers
+ * do not starve), while an owner may always downgrade or extend what it holds
+ * when the waiters in front wait for that owner anyway (otherwise fairness
+ * would deadlock what Linux allows). Non-blocking requests follow the same
+ * rule (-EAGAIN). Whenever records go away (unlock, release, cancel, expiry,
+ * end of a lock-delay) the queue is scanned front to back and each waiter is
+ * granted iff the rule allows it at that point; so consecutive shared waiters
+ * are granted together and waiters for disjoint ranges do not block each
+ * other. Handoff happens inside the entry that freed the lock, with that
+ * entry's index as token. A queued request is never granted by the apply
+ * that queued it.
  *
  * Lock-delay: while a file's delay runs (see SESSION_EXPIRE), no grant happens
  * on it (requests queue or fail with -EAGAIN; unlocks still work).
