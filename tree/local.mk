@@ -12,3 +12,9 @@ tree_libtree_a_SOURCES = \
 	tree/snapshot.c \
 	tree/tree.c \
 	tree/xattr.c
+
+check_PROGRAMS += tests/unit/test-tree
+TESTS += tests/unit/test-tree
+tests_unit_test_tree_SOURCES = tests/unit/test-tree.c tests/unit/test-tree-util.h
+tests_unit_test_tree_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_tree_LDADD = tree/libtree.a lib/libcommon.a $(CHECK_LIBS)
