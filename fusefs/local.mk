@@ -4,6 +4,18 @@ FUSEFS_CPPFLAGS = $(AM_CPPFLAGS) -DFUSE_USE_VERSION=314
 
 noinst_LIBRARIES += fusefs/libfusefs.a
 fusefs_libfusefs_a_SOURCES = \
-	fusefs/fusefs.h
+	fusefs/fusefs.h \
+	fusefs/internal.h \
+	fusefs/notifier.h \
+	fusefs/applied.c \
+	fusefs/control-dir.c \
+	fusefs/fusefs.c \
+	fusefs/inode.c \
+	fusefs/notifier.c \
+	fusefs/ops-file.c \
+	fusefs/ops-lock.c \
+	fusefs/ops-namespace.c \
+	fusefs/ops-xattr.c \
+	fusefs/wait.c
 fusefs_libfusefs_a_CPPFLAGS = $(FUSEFS_CPPFLAGS)
 fusefs_libfusefs_a_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(SYSTEMD_CFLAGS)
