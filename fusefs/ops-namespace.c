@@ -35,9 +35,14 @@ static void lookup_resume(Op *op, int r, uint64_t index, const TreeResult *res) 
         FuseFs *fs = op->fs;
         TreeAttr a;
 
-        if (r < 0)
-                fs_reply_err(fs, OP_LOOKUP, op->req, EIO);
-        else {
+        if (r < 0) {
+                /* No barrier (no quorum). A name the replica does not have
+                 * is answered ENOENT (not cached), so that mkdir/creat go on
+                 * to their own proposal and fail with EROFS, as mutations
+                 * must; a name it has is EIO, as linearizable reads must. */
+                r = tree_lookup(fs_tree(fs), op->ino, op->name, &a);
+                fs_reply_err(fs, OP_LOOKUP, op->req, r == -ENOENT ? ENOENT : EIO);
+        } else {
                 r = tree_lookup(fs_tree(fs), op->ino, op->name, &a);
                 if (r == -ENOENT)
                         reply_negative(fs, OP_LOOKUP, op->req);
