@@ -23,7 +23,12 @@ fusefs_libfusefs_a_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(SYSTEMD_CFLAGS)
 check_PROGRAMS += tests/unit/test-fusefs
 TESTS += tests/unit/test-fusefs
 tests_unit_test_fusefs_SOURCES = tests/unit/test-fusefs.c tests/unit/test-fusefs-harness.h
-tests_unit_test_fusefs_CPPFLAGS = $(AM_CPPFLAGS)
 tests_unit_test_fusefs_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
 tests_unit_test_fusefs_LDADD = fusefs/libfusefs.a tree/libtree.a lib/libcommon.a \
 	$(CHECK_LIBS) $(FUSE_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS)
+
+check_PROGRAMS += tests/unit/test-fusefs-lock
+TESTS += tests/unit/test-fusefs-lock
+tests_unit_test_fusefs_lock_SOURCES = tests/unit/test-fusefs-lock.c tests/unit/test-fusefs-harness.h
+tests_unit_test_fusefs_lock_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_unit_test_fusefs_lock_LDADD = $(tests_unit_test_fusefs_LDADD)

@@ -406,7 +406,7 @@ static void srv_stop(Srv *s) {
 
 /* ---- small helpers for the test bodies ---- */
 
-static char *P(Srv *s, const char *rel) {
+_unused_ static char *P(Srv *s, const char *rel) {
         static char bufs[8][512];
         static int i;
         char *b = bufs[i++ % 8];
@@ -416,7 +416,7 @@ static char *P(Srv *s, const char *rel) {
 
 /* Writes text with open(O_TRUNC)+write+close; returns 0 or -errno (of
  * whichever step failed first; close's is what the commit said). */
-static int put_file(const char *path, const char *text) {
+_unused_ static int put_file(const char *path, const char *text) {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd < 0)
                 return -errno;
@@ -432,7 +432,7 @@ static int put_file(const char *path, const char *text) {
 }
 
 /* Reads the whole file into a static buffer; NULL with errno on failure. */
-static char *get_file(const char *path) {
+_unused_ static char *get_file(const char *path) {
         static char buf[65536];
         int fd = open(path, O_RDONLY);
         if (fd < 0)
