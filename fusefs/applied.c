@@ -11,8 +11,9 @@
  *   - answers to parked lock requests (ops-lock.c).
  *
  * An entry this FuseFs proposed itself for a namespace change (create,
- * mkdir, unlink, rename, setattr, ...) is answered before this runs, and the
- * reply already told the kernel the outcome (the kernel updates its dentries
+ * mkdir, unlink, rename, setattr, ...) is recognised by its author (session,
+ * request) among the proposals at the backend; its reply tells the kernel the
+ * outcome (the kernel updates its dentries
  * and attributes from it), so its invalidations are skipped: invalidating the
  * dentry of a file we just created would only cost a lookup (and, in
  * linearizable mode, a read barrier) on its next use. Data changes (our own
@@ -62,14 +63,12 @@ static void on_entry_added(FuseFs *fs, const TreeNotice *n, bool own) {
         notifier_inval_entry(fs->notifier, n->parent, n->name, 0);
 }
 
-void fusefs_notify_applied(FuseFs *fs, uint64_t index, const TreeNotices *notices) {
-        bool own = fs->own_skip && fs->own_index == index;
+void fusefs_notify_applied(FuseFs *fs, uint64_t index, uint64_t author_session,
+                           uint64_t author_request, const TreeNotice *notices, size_t n_notices) {
+        bool own = fs_is_own(fs, author_session, author_request);
 
-        fs->own_skip = false;
-        if (!notices)
-                return;
-        for (size_t i = 0; i < notices->n; i++) {
-                const TreeNotice *n = &notices->items[i];
+        for (size_t i = 0; i < n_notices; i++) {
+                const TreeNotice *n = &notices[i];
                 KInode *k;
 
                 switch (n->type) {
@@ -119,7 +118,6 @@ void fs_invalidate_all(FuseFs *fs) {
 }
 
 void fusefs_notify_reset(FuseFs *fs) {
-        fs->own_skip = false;
         fs_invalidate_all(fs);
         /* Parked lock requests stay parked: their grant or abort may have
          * happened in entries the snapshot skipped (no notice will come);

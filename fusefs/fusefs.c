@@ -303,7 +303,8 @@ int fusefs_new(sd_event *e, const FuseFsOptions *opts, const FsBackend *backend,
         fs->mountpoint = strdup(opts->mountpoint);
         fs->fsname = strdup(opts->fsname ? opts->fsname : "raftfs");
         fs->lock_waiters = hashmap_new(&u64_hash_ops);
-        if (!fs->mountpoint || !fs->fsname || !fs->lock_waiters)
+        fs->inflight = hashmap_new(&u64_hash_ops);
+        if (!fs->mountpoint || !fs->fsname || !fs->lock_waiters || !fs->inflight)
                 goto fail;
         r = kinodes_init(fs);
         if (r < 0)
@@ -399,6 +400,7 @@ FuseFs *fusefs_free(FuseFs *fs) {
         free(fs->fbuf.mem);
         kinodes_free(fs);
         hashmap_free(fs->lock_waiters);
+        hashmap_free(fs->inflight);
         sd_event_unref(fs->event);
         free(fs->mountpoint);
         free(fs->fsname);

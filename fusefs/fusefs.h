@@ -67,24 +67,23 @@ typedef struct FuseFsOptions {
 
 /* Completion of an asynchronous backend call. Called exactly once per
  * accepted call, on the loop thread, never from inside the call that
- * accepted it.
+ * accepted it; it may run later than the apply (e.g. from a deferred event
+ * source, after later entries were applied and notified).
  *   propose:      r is result->err, the tree's outcome of applying the
  *                 command (0, -EINPROGRESS for a queued lock, or a negative
- *                 errno such as -EEXIST, -ENOLINK when the session expired),
+ *                 errno such as -EEXIST; -ENOLINK when the session expired),
  *                 and `result` is the TreeResult of tree_apply() (valid only
- *                 during the call); or r is -EROFS and result NULL when the
- *                 entry could not be committed and applied locally by the
- *                 deadline (no quorum, the entry was lost in a leader change
- *                 and not retried in time, shutting down). index is the log
- *                 index of the applied entry (0 when result is NULL).
+ *                 during the call); or r is a negative errno and result NULL
+ *                 when it was not applied: -EROFS when it could not be
+ *                 committed and applied locally by the deadline (no quorum,
+ *                 lost in a leader change and not retried in time), -EIO
+ *                 when the session expired meanwhile, -ECANCELED or -EROFS
+ *                 when the node shuts down. index is the log index of the
+ *                 applied entry, or 0 when unknown or not applied.
  *   read_barrier: r is 0 once this node has applied everything that was
  *                 committed when the barrier started (ReadIndex, Raft thesis
- *                 §6.4) and index is the applied index; or -EIO on timeout or
- *                 shutdown (index 0). result is always NULL.
- * The FsDoneFn of a propose runs right after the entry is applied on this
- * node and before the next entry is applied (so FuseFs may read the tree as
- * the command left it), and before fusefs_notify_applied() is called for the
- * same entry. */
+ *                 §6.4); or -EIO on timeout or shutdown. index is the applied
+ *                 index or 0; result is always NULL. */
 typedef void (*FsDoneFn)(void *cb_userdata, int r, uint64_t index, const TreeResult *result);
 
 /* The files of the virtual directory /.raftfs/ whose text the backend provides. */
@@ -160,13 +159,19 @@ int fusefs_new(sd_event *e, const FuseFsOptions *opts, const FsBackend *backend,
  * may complete them later or never. Takes NULL; returns NULL. */
 FuseFs *fusefs_free(FuseFs *fs);
 
-/* The daemon calls this after applying each log entry (from the loop thread,
- * after the propose completion of that entry, if any). `notices` is what
- * tree/ reported for the entry: changed inodes and directory entries (queued
- * for kernel cache invalidation on the notifier thread), lock table changes
- * (parked lock requests that were granted are answered), session expiries.
- * Cheap: no I/O, no blocking. `notices` is not kept after the call. */
-void fusefs_notify_applied(FuseFs *fs, uint64_t index, const TreeNotices *notices);
+/* The daemon calls this after applying each log entry that produced
+ * notices (it may skip entries without notices), from the loop thread, in
+ * log order. `notices[0..n_notices)` is what tree_apply() reported for the
+ * entry: changed inodes and directory entries (queued for kernel cache
+ * invalidation on the notifier thread), lock grants and aborts (parked lock
+ * requests are answered). author_session/author_request are the session and
+ * request number in the applied command's header (tree.h: bytes 2..17 of
+ * the encoding), 0 when unknown: they let FuseFs recognise its own
+ * proposals (whose replies already told the kernel what changed) whatever
+ * the order of this call and the proposal's completion. Cheap: no I/O, no
+ * blocking. Nothing is kept after the call. */
+void fusefs_notify_applied(FuseFs *fs, uint64_t index, uint64_t author_session,
+                           uint64_t author_request, const TreeNotice *notices, size_t n_notices);
 
 /* The tree was replaced wholesale (a snapshot was installed): invalidate every
  * inode and entry the kernel knows and re-examine every parked request. */

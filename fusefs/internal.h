@@ -108,6 +108,9 @@ struct Op {
         uint8_t table;
         bool interrupted;
         bool waiting;           /* queued in the tree's lock queue */
+        bool own_notices;       /* the reply tells the kernel what the entry changed */
+        bool early;             /* a lock notice for this request came before its result */
+        int early_err;
         int err;                /* first error of a multi-step operation (flush) */
         void (*then)(Op *op);   /* next step of a multi-step operation */
 
@@ -202,10 +205,12 @@ struct FuseFs {
         Hashmap *lock_waiters;  /* request number -> Op (queued in the tree) */
         uint64_t session;       /* last session told by fusefs_notify_session() / seen */
 
-        /* The entry being applied was proposed by us and our reply already
-         * told the kernel what changed: skip its entry invalidations. */
-        uint64_t own_index;
-        bool own_skip;
+        Hashmap *inflight;      /* request number -> Op, proposals at the backend */
+        /* (session, request) of our last completed proposals whose replies
+         * informed the kernel, for backends that complete a proposal before
+         * they report its notices. */
+        uint64_t recent_own[32][2];
+        unsigned recent_pos;
 
         FuseFsMetrics m;
 };
@@ -220,6 +225,7 @@ static inline int commit_errno(int r) {
         case -EBADMSG:
         case -EALREADY:
         case -EINPROGRESS:
+        case -ECANCELED:
                 return EIO;
         default:
                 return r < 0 ? -r : EIO;
@@ -364,6 +370,11 @@ void locks_on_flush(FuseFs *fs, Handle *h, uint64_t ino, uint64_t owner, Op *op,
 /* RELEASE: flock (flock_release) and OFD locks of the handle, in background. */
 void locks_on_release(FuseFs *fs, Handle *h, bool flock_release, uint64_t owner);
 void locks_notice(FuseFs *fs, const TreeNotice *n);
+/* The proposal at the backend with this request number, or NULL. */
+Op *fs_inflight(FuseFs *fs, uint64_t session, uint64_t request);
+/* True when (session, request) is one of our proposals whose reply tells
+ * the kernel what it changed (in flight or just completed). */
+bool fs_is_own(FuseFs *fs, uint64_t session, uint64_t request);
 void locks_session_changed(FuseFs *fs, uint64_t session);
 void locks_abort_all(FuseFs *fs);
 

@@ -428,10 +428,6 @@ static void create_done(Op *op, int r, uint64_t index, const TreeResult *res) {
                 goto out;
         }
         bool existed = res->flags & TREE_RESULT_EXISTED;
-        if (!existed) {
-                fs->own_index = index;
-                fs->own_skip = true;
-        }
         /* The handle sees the file as this entry left it. */
         r = handle_open(fs, &res->attr, &op->fi, !existed, &h);
         if (r < 0) {
@@ -473,6 +469,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
         }
         op->ino = parent;
         op->fi = *fi;
+        op->own_notices = true;
         int r = op_propose(op, &c);
         if (r < 0) {
                 op_free(op);

@@ -206,6 +206,16 @@ static void lock_interrupt(fuse_req_t req, void *data) {
 static void lock_done(Op *op, int r, uint64_t index, const TreeResult *res) {
         FuseFs *fs = op->fs;
 
+        if (r == -EINPROGRESS && op->early) {
+                /* Granted or aborted already (see locks_notice). */
+                int err = op->early_err == 0 ? 0 : op->interrupted ? EINTR :
+                          op->early_err == -ENOLINK ? EIO : ENOLCK;
+                if (err == 0)
+                        fs->m.lock_grants_waited++;
+                fs_reply_err(fs, op->kind, op->req, err);
+                op_free(op);
+                return;
+        }
         if (r == -EINPROGRESS) {
                 if (hashmap_size(fs->lock_waiters) >= fs->opts.max_waiters ||
                     hashmap_put(fs->lock_waiters, U64_TO_PTR(op->request), op) < 0) {
@@ -407,8 +417,17 @@ void fs_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, stru
 void locks_notice(FuseFs *fs, const TreeNotice *n) {
         Op *w = hashmap_get(fs->lock_waiters, U64_TO_PTR(n->request));
 
-        if (!w || w->session != n->session)
+        if (!w || w->session != n->session) {
+                /* The backend may deliver the LOCK's own result (-EINPROGRESS)
+                 * after the notices of later entries: remember the outcome
+                 * for lock_done. */
+                Op *op = fs_inflight(fs, n->session, n->request);
+                if (op && (op->kind == OP_FLOCK || op->kind == OP_SETLK)) {
+                        op->early = true;
+                        op->early_err = n->type == TREE_NOTICE_LOCK_GRANTED ? 0 : n->err;
+                }
                 return;
+        }
         if (n->type == TREE_NOTICE_LOCK_GRANTED)
                 waiter_reply(fs, w, 0);
         else if (n->type == TREE_NOTICE_LOCK_ABORTED) {

@@ -24,11 +24,6 @@ static bool is_ctl_name(uint64_t parent, const char *name) {
         return parent == TREE_ROOT_INO && strcmp(name, CTL_NAME) == 0;
 }
 
-static void mark_own(FuseFs *fs, uint64_t index) {
-        fs->own_index = index;
-        fs->own_skip = true;
-}
-
 /* ---- lookup, getattr ---- */
 
 static void lookup_resume(Op *op, int r, uint64_t index, const TreeResult *res) {
@@ -130,7 +125,6 @@ static void setattr_done(Op *op, int r, uint64_t index, const TreeResult *res) {
         if (r < 0)
                 fs_reply_err(fs, OP_SETATTR, op->req, commit_errno(r));
         else {
-                mark_own(fs, index);
                 reply_attr(fs, OP_SETATTR, op->req, &res->attr);
         }
         op_free(op);
@@ -205,6 +199,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
         if (!op)
                 return fs_reply_err(fs, OP_SETATTR, req, ENOMEM);
         op->ino = ino;
+        op->own_notices = true;
         r = op_propose(op, &c);
         if (r < 0) {
                 op_free(op);
@@ -269,7 +264,6 @@ static void entry_done(Op *op, int r, uint64_t index, const TreeResult *res) {
         if (r < 0)
                 fs_reply_err(fs, op->kind, op->req, commit_errno(r));
         else {
-                mark_own(fs, index);
                 reply_entry(fs, op->kind, op->req, op->ino2, op->name, &res->attr);
         }
         op_free(op);
@@ -299,6 +293,7 @@ static void propose_entry(FuseFs *fs, fuse_req_t req, OpKind kind, TreeCmd *c, u
                 return fs_reply_err(fs, kind, req, ENOMEM);
         }
         op->ino2 = parent;
+        op->own_notices = true;
         int r = op_propose(op, c);
         if (r < 0) {
                 op_free(op);
@@ -387,7 +382,6 @@ static void plain_done(Op *op, int r, uint64_t index, const TreeResult *res) {
         if (r < 0)
                 fs_reply_err(fs, op->kind, op->req, commit_errno(r));
         else {
-                mark_own(fs, index);
                 fs_reply_err(fs, op->kind, op->req, 0);
         }
         op_free(op);
@@ -397,6 +391,7 @@ static void propose_plain(FuseFs *fs, fuse_req_t req, OpKind kind, TreeCmd *c) {
         Op *op = op_new(fs, req, kind, plain_done);
         if (!op)
                 return fs_reply_err(fs, kind, req, ENOMEM);
+        op->own_notices = true;
         int r = op_propose(op, c);
         if (r < 0) {
                 op_free(op);

@@ -46,6 +46,7 @@ static void propose_xattr(FuseFs *fs, fuse_req_t req, OpKind kind, uint8_t type,
         if (!op)
                 return fs_reply_err(fs, kind, req, ENOMEM);
         op->ino = ino;
+        op->own_notices = true;
         int r = op_propose(op, &c);
         if (r < 0) {
                 op_free(op);

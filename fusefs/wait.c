@@ -92,8 +92,15 @@ static void op_done(void *userdata, int r, uint64_t index, const TreeResult *res
         }
         assert(op->at_backend);
         op->at_backend = false;
+        if (op->request != 0 && hashmap_get(fs->inflight, U64_TO_PTR(op->request)) == op)
+                (void) hashmap_remove(fs->inflight, U64_TO_PTR(op->request));
         list_remove(&op->node);
         fs->n_ops--;
+        if (op->own_notices && op->request != 0) {
+                fs->recent_own[fs->recent_pos][0] = op->session;
+                fs->recent_own[fs->recent_pos][1] = op->request;
+                fs->recent_pos = (fs->recent_pos + 1) % ELEMENTSOF(fs->recent_own);
+        }
         fs->m.commits++;
         fs->m.commit_usec_sum += fs_now_usec(fs) - op->start_usec;
         if (r == -EROFS && !result)
@@ -123,7 +130,30 @@ int op_propose(Op *op, TreeCmd *cmd) {
         }
         op->session = cmd->session;
         op->request = cmd->request;
+        /* Failure to index it only costs an invalidation or a late grant
+         * noticed by the waiter's own completion. */
+        if (op->request != 0)
+                (void) hashmap_replace(fs->inflight, U64_TO_PTR(op->request), op);
         return 0;
+}
+
+bool fs_is_own(FuseFs *fs, uint64_t session, uint64_t request) {
+        if (request == 0)
+                return false;
+        Op *op = fs_inflight(fs, session, request);
+        if (op)
+                return op->own_notices;
+        for (size_t i = 0; i < ELEMENTSOF(fs->recent_own); i++)
+                if (fs->recent_own[i][0] == session && fs->recent_own[i][1] == request)
+                        return true;
+        return false;
+}
+
+Op *fs_inflight(FuseFs *fs, uint64_t session, uint64_t request) {
+        if (request == 0)
+                return NULL;
+        Op *op = hashmap_get(fs->inflight, U64_TO_PTR(request));
+        return op && op->session == session ? op : NULL;
 }
 
 /* ---- read barriers ---- */
@@ -233,6 +263,8 @@ void ops_abort_all(FuseFs *fs) {
                 list_remove(&op->wnode);
                 if (op->waiting)
                         (void) hashmap_remove(fs->lock_waiters, U64_TO_PTR(op->request));
+                if (op->request != 0)
+                        (void) hashmap_remove(fs->inflight, U64_TO_PTR(op->request));
                 op->fs = NULL;  /* orphan: freed by its completion */
         }
 }

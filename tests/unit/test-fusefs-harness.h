@@ -36,6 +36,7 @@
 
 #include "fusefs/fusefs.h"
 #include "lib/buf.h"
+#include "lib/codec.h"
 #include "lib/list.h"
 #include "lib/macro.h"
 #include "tree/tree.h"
@@ -49,10 +50,24 @@ typedef struct FakePending {
         void *ud;
 } FakePending;
 
+/* A completion waiting for delivery (the daemon delivers proposal results
+ * from a deferred event source, after the notices of the entry). */
+typedef struct FakeDone {
+        ListNode node;
+        FsDoneFn done;
+        void *ud;
+        int r;
+        uint64_t index;
+        bool has_result;
+        TreeResult res;
+} FakeDone;
+
 typedef struct Srv {
         /* loop thread state */
         sd_event *e;
-        sd_event_source *defer, *timer, *call_src;
+        sd_event_source *defer, *timer, *call_src, *done_src;
+        List dones;             /* FakeDone */
+        bool sync_done;         /* complete inside the apply, before notices */
         Tree *tree;
         uint64_t index;
         uint64_t session;       /* n1 (us) */
@@ -98,16 +113,44 @@ static uint64_t realtime_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
+static void srv_complete(Srv *s, FsDoneFn done, void *ud, int r, uint64_t index, const TreeResult *res) {
+        if (s->sync_done) {
+                done(ud, r, index, res);
+                return;
+        }
+        FakeDone *d = calloc(1, sizeof(*d));
+        ck_assert_ptr_nonnull(d);
+        *d = (FakeDone) { .done = done, .ud = ud, .r = r, .index = index, .has_result = res != NULL };
+        if (res)
+                d->res = *res;
+        list_append(&s->dones, &d->node);
+        sd_event_source_set_enabled(s->done_src, SD_EVENT_ONESHOT);
+}
+
+static int srv_done_handler(sd_event_source *src, void *ud) {
+        Srv *s = ud;
+        while (!list_empty(&s->dones)) {
+                FakeDone *d = list_entry(list_first(&s->dones), FakeDone, node);
+                list_remove(&d->node);
+                d->done(d->ud, d->r, d->index, d->has_result ? &d->res : NULL);
+                free(d);
+        }
+        return 0;
+}
+
 /* Applies encoded bytes at the next index; returns the TreeResult in *res. */
 static void srv_apply_bytes(Srv *s, const Buf *b, TreeResult *res, FsDoneFn done, void *ud) {
         tree_notices_clear(&s->notices);
         s->index++;
         int r = tree_apply(s->tree, s->index, b->data, b->len, res, &s->notices);
         ck_assert_int_eq(r, 0);
-        if (done)
+        if (done && s->sync_done)
                 done(ud, res->err, s->index, res);
+        else if (done)
+                srv_complete(s, done, ud, res->err, s->index, res);
         if (s->fs)
-                fusefs_notify_applied(s->fs, s->index, &s->notices);
+                fusefs_notify_applied(s->fs, s->index, le64_load(b->data + 2), le64_load(b->data + 10),
+                                      s->notices.items, s->notices.n);
 }
 
 /* Applies cmd as author `session` (0: none) right now, on the loop thread. */
@@ -146,10 +189,10 @@ static void srv_process(Srv *s) {
                         continue;
                 list_remove(&p->node);
                 if (s->stall) {
-                        p->done(p->ud, p->barrier ? -EIO : -EROFS, 0, NULL);
+                        srv_complete(s, p->done, p->ud, p->barrier ? -EIO : -EROFS, 0, NULL);
                 } else if (p->barrier) {
                         s->barriers++;
-                        p->done(p->ud, 0, s->index, NULL);
+                        srv_complete(s, p->done, p->ud, 0, s->index, NULL);
                 } else {
                         TreeResult res;
                         s->proposals++;
@@ -312,6 +355,9 @@ static void *srv_thread(void *ud) {
         sd_event_add_time(s->e, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, srv_timer_handler, s);
         sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
         sd_event_add_io(s->e, &s->call_src, s->call_fd, EPOLLIN, srv_call_handler, s);
+        list_init(&s->dones);
+        sd_event_add_defer(s->e, &s->done_src, srv_done_handler, s);
+        sd_event_source_set_enabled(s->done_src, SD_EVENT_OFF);
 
         c.session_open.node = "n1";
         ck_assert_int_eq(srv_apply_as(s, &c, 0), 0);
@@ -334,6 +380,8 @@ static void *srv_thread(void *ud) {
                 sd_event_loop(s->e);
 
         s->fs = fusefs_free(s->fs);
+        /* Late completions of orphaned requests: delivered and ignored. */
+        srv_done_handler(NULL, s);
         /* Fail what the backend still holds, as the daemon would. */
         while (!list_empty(&s->pending)) {
                 FakePending *p = list_entry(list_first(&s->pending), FakePending, node);
@@ -342,6 +390,7 @@ static void *srv_thread(void *ud) {
                 buf_done(&p->cmd);
                 free(p);
         }
+        sd_event_source_disable_unref(s->done_src);
         sd_event_source_disable_unref(s->defer);
         sd_event_source_disable_unref(s->timer);
         sd_event_source_disable_unref(s->call_src);
