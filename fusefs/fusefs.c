@@ -245,6 +245,7 @@ static int session_create(FuseFs *fs) {
         struct fuse_args args = FUSE_ARGS_INIT(fs->opts.debug ? 4 : 3, argv);
 
         fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+        fuse_opt_free_args(&args);      /* parsing may have copied argv */
         if (!fs->se)
                 return -EIO;
         if (fuse_session_mount(fs->se, fs->mountpoint) != 0)
