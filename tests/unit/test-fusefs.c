@@ -584,6 +584,50 @@ START_TEST(test_control_dir) {
 }
 END_TEST
 
+
+/* ---------------------------------------------------------------------- */
+/* everyday tools */
+
+static int sh(Srv *s, const char *script) {
+        char cmd[4096];
+        snprintf(cmd, sizeof(cmd), "cd '%s' && set -e; %s", s->mnt, script);
+        int st = system(cmd);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(test_tools) {
+        srv_skip_unless_possible();
+        Srv *s = srv_start(NULL);
+        struct stat st;
+
+        /* shell redirections, sed -i (temp file + rename), cp, mv, install, dd, tee */
+        ck_assert_int_eq(sh(s, "echo 'max_conns = 100' > db.conf; echo 'x = 1' >> db.conf"), 0);
+        ck_assert_str_eq(get_file(P(s, "db.conf")), "max_conns = 100\nx = 1\n");
+        ck_assert_int_eq(sh(s, "sed -i 's/100/200/' db.conf"), 0);
+        ck_assert_str_eq(get_file(P(s, "db.conf")), "max_conns = 200\nx = 1\n");
+        ck_assert_int_eq(sh(s, "cp db.conf copy.conf && cmp db.conf copy.conf"), 0);
+        ck_assert_int_eq(sh(s, "cp -a db.conf attrs.conf && mkdir -p a/b/c && cp -r a a2"), 0);
+        ck_assert_int_eq(sh(s, "mv copy.conf a/b/c/moved.conf && test -f a/b/c/moved.conf && ! test -e copy.conf"), 0);
+        ck_assert_int_eq(sh(s, "install -m 0640 db.conf installed.conf"), 0);
+        ck_assert_int_eq(stat(P(s, "installed.conf"), &st), 0);
+        ck_assert_int_eq(st.st_mode & 0777, 0640);
+        ck_assert_int_eq(sh(s, "dd if=/dev/zero of=zeros bs=1k count=64 2>/dev/null && test $(stat -c %s zeros) = 65536"), 0);
+        ck_assert_int_eq(sh(s, "echo hi | tee t1 >/dev/null && test \"$(cat t1)\" = hi"), 0);
+        /* editors: vim writes a backup and renames (or overwrites in place) */
+        ck_assert_int_eq(sh(s, "vim -E -s -u NONE -c '%s/200/300/' -c 'wq' db.conf </dev/null"), 0);
+        ck_assert_str_eq(get_file(P(s, "db.conf")), "max_conns = 300\nx = 1\n");
+        ck_assert_int_eq(sh(s, "printf ',s/300/400/\\nw\\nq\\n' | ed -s db.conf"), 0);
+        ck_assert_str_eq(get_file(P(s, "db.conf")), "max_conns = 400\nx = 1\n");
+        /* python's atomic replace pattern */
+        ck_assert_int_eq(sh(s, "python3 -c \"import os,tempfile; fd,p=tempfile.mkstemp(dir='.'); "
+                               "os.write(fd,b'py\\n'); os.fsync(fd); os.close(fd); os.replace(p,'db.conf')\""), 0);
+        ck_assert_str_eq(get_file(P(s, "db.conf")), "py\n");
+        ck_assert_int_eq(sh(s, "rm -rf a a2 && ! test -e a"), 0);
+        ck_assert_int_eq(sh(s, "ls -la >/dev/null && find . >/dev/null && du -s . >/dev/null"), 0);
+        srv_stop(s);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------- */
 
 static void cleanup_mounts(void) {
@@ -628,6 +672,7 @@ static Suite *fusefs_suite(void) {
                 { "xattr", test_xattr },
                 { "ephemeral", test_ephemeral },
                 { "control-dir", test_control_dir },
+                { "tools", test_tools },
         };
         Suite *s = suite_create("fusefs");
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
