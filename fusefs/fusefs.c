@@ -394,6 +394,7 @@ FuseFs *fusefs_free(FuseFs *fs) {
 
         fs->io_source = sd_event_source_disable_unref(fs->io_source);
         fs->barrier_defer = sd_event_source_disable_unref(fs->barrier_defer);
+        fs->timeout_timer = sd_event_source_disable_unref(fs->timeout_timer);
         if (fs->se) {
                 fuse_session_unmount(fs->se);
                 fuse_session_destroy(fs->se);

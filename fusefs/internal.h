@@ -79,11 +79,12 @@ typedef void (*OpFn)(Op *op, int r, uint64_t index, const TreeResult *result);
 struct Op {
         ListNode node;          /* fs->ops (at the backend), fs->barrier_queue, a barrier's batch */
         ListNode wnode;         /* a handle's flush queue, a KInode's bg_waiters */
-        FuseFs *fs;             /* NULL once orphaned by fusefs_free() */
+        FuseFs *fs;
+        struct Ticket *ticket;  /* while at the backend: what its completion finds */
         fuse_req_t req;         /* NULL for background work */
         OpFn fn;
         OpKind kind;
-        bool at_backend;        /* a backend call will complete it */
+        bool at_backend;        /* waiting for a backend completion (or our timeout) */
         uint64_t start_usec;
 
         uint64_t ino;           /* target inode (or parent of name) */
@@ -183,6 +184,7 @@ struct FuseFs {
         sd_event *event;
         sd_event_source *io_source;
         sd_event_source *barrier_defer;
+        sd_event_source *timeout_timer;
         struct fuse_session *se;
         struct fuse_buf fbuf;
         bool mounted;
@@ -264,6 +266,8 @@ void op_abort(Op *op, int err);
 /* Every parked request gets an answer (shutdown). */
 void ops_abort_all(FuseFs *fs);
 int fs_barrier_init(FuseFs *fs);
+/* Arms the watchdog of ops at the backend (see wait.c). */
+void fs_timeout_arm(FuseFs *fs);
 
 /* ---- inode.c ---- */
 int kinodes_init(FuseFs *fs);

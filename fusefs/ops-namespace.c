@@ -86,13 +86,17 @@ static void getattr_resume(Op *op, int r, uint64_t index, const TreeResult *res)
         FuseFs *fs = op->fs;
         struct stat st;
 
-        if (r < 0)
-                fs_reply_err(fs, OP_GETATTR, op->req, EIO);
-        else if ((r = fs_getattr(fs, op->ino, &st)) < 0)
-                fs_reply_err(fs, OP_GETATTR, op->req, -r);
+        /* Without a barrier (no quorum) the replica's attributes are
+         * answered, not cached: the kernel asks for them to check
+         * permissions before every mkdir, creat or unlink, and those must
+         * fail with EROFS from their own proposal, not with EIO here. */
+        bool fresh = r >= 0;
+        if ((r = fs_getattr(fs, op->ino, &st)) < 0)
+                fs_reply_err(fs, OP_GETATTR, op->req, fresh ? -r : EIO);
         else {
                 fs_count(fs, OP_GETATTR, 0);
-                (void) fuse_reply_attr(op->req, &st, st.st_nlink == 0 ? 0 : FUSEFS_ATTR_TIMEOUT_SEC);
+                (void) fuse_reply_attr(op->req, &st,
+                                       st.st_nlink == 0 || !fresh ? 0 : FUSEFS_ATTR_TIMEOUT_SEC);
         }
         op_free(op);
 }

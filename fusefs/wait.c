@@ -14,9 +14,17 @@
  * begin after the read began, never before), and several barriers may be in
  * flight at once, so a request never waits for an older batch.
  *
- * Orphans: at shutdown every parked request is answered, but the backend may
- * still hold completions for Ops it was given; those Ops stay allocated with
- * fs = NULL and are freed by their late completion. */
+ * Tickets: the backend's cb_userdata is a small Ticket pointing at the Op,
+ * not the Op itself. When an Op must end before its completion — shutdown,
+ * or the watchdog below — the ticket is detached (op = NULL) and freed by
+ * the late completion, which then does nothing. So the backend may complete
+ * late or never without touching freed memory.
+ *
+ * Watchdog: the backend promises to complete by the deadline; should it not
+ * (a bug, a stuck peer), a timer fails every Op still at the backend one
+ * second past its deadline (-EROFS for proposals, -EIO for barriers): no
+ * request waits forever. */
+
 
 #include <errno.h>
 #include <stdlib.h>
@@ -24,6 +32,12 @@
 
 #include "fusefs/internal.h"
 #include "lib/log.h"
+
+typedef struct Ticket {
+        Op *op;
+} Ticket;
+
+#define WATCHDOG_GRACE_USEC USEC_PER_SEC
 
 Op *op_new(FuseFs *fs, fuse_req_t req, OpKind kind, OpFn fn) {
         Op *op = calloc(1, sizeof(*op));
@@ -43,7 +57,8 @@ Op *op_new(FuseFs *fs, fuse_req_t req, OpKind kind, OpFn fn) {
 Op *op_free(Op *op) {
         if (!op)
                 return NULL;
-        assert(!op->at_backend || !op->fs);
+        assert(!op->at_backend);
+        assert(!op->ticket);
         list_remove(&op->node);
         list_remove(&op->wnode);
         free(op->name);
@@ -69,33 +84,40 @@ int op_set_names(Op *op, const char *name, const char *name2) {
 void op_abort(Op *op, int err) {
         assert(!op->at_backend);
         if (op->req) {
-                if (op->fs)
-                        fs_reply_err(op->fs, op->kind, op->req, err);
-                else
-                        (void) fuse_reply_err(op->req, err);
+                fs_reply_err(op->fs, op->kind, op->req, err);
                 op->req = NULL;
         }
         op_free(op);
 }
 
-/* ---- proposals ---- */
-
-static void op_done(void *userdata, int r, uint64_t index, const TreeResult *result) {
-        Op *op = userdata;
-        FuseFs *fs = op->fs;
-
-        if (!fs) {
-                /* Orphaned by fusefs_free(): its request was answered. */
-                op->at_backend = false;
-                op_free(op);
-                return;
-        }
+/* Takes op off the backend: its ticket no longer leads to it. */
+static void op_detach(FuseFs *fs, Op *op) {
         assert(op->at_backend);
+        if (op->ticket) {
+                op->ticket->op = NULL;
+                op->ticket = NULL;
+        }
         op->at_backend = false;
         if (op->request != 0 && hashmap_get(fs->inflight, U64_TO_PTR(op->request)) == op)
                 (void) hashmap_remove(fs->inflight, U64_TO_PTR(op->request));
         list_remove(&op->node);
         fs->n_ops--;
+}
+
+static Ticket *ticket_new(Op *op) {
+        Ticket *t = malloc(sizeof(*t));
+        if (!t)
+                return NULL;
+        t->op = op;
+        op->ticket = t;
+        return t;
+}
+
+/* ---- proposals ---- */
+
+/* The end of a proposal, from the backend or the watchdog. */
+static void proposal_end(FuseFs *fs, Op *op, int r, uint64_t index, const TreeResult *result) {
+        op_detach(fs, op);
         if (op->own_notices && op->request != 0) {
                 fs->recent_own[fs->recent_pos][0] = op->session;
                 fs->recent_own[fs->recent_pos][1] = op->request;
@@ -103,9 +125,20 @@ static void op_done(void *userdata, int r, uint64_t index, const TreeResult *res
         }
         fs->m.commits++;
         fs->m.commit_usec_sum += fs_now_usec(fs) - op->start_usec;
-        if (r == -EROFS && !result)
+        if (r < 0 && !result)
                 fs->m.commit_errors++;
         op->fn(op, r, index, result);
+}
+
+static void op_done(void *userdata, int r, uint64_t index, const TreeResult *result) {
+        Ticket *t = userdata;
+        Op *op = t->op;
+
+        free(t);
+        if (!op)
+                return;         /* ended meanwhile (shutdown, watchdog) */
+        op->ticket = NULL;
+        proposal_end(op->fs, op, r, index, result);
 }
 
 int op_propose(Op *op, TreeCmd *cmd) {
@@ -117,17 +150,22 @@ int op_propose(Op *op, TreeCmd *cmd) {
                 return -EIO;
 
         uint64_t deadline = fs_now_usec(fs) + fs->opts.op_timeout_usec;
+        Ticket *t = ticket_new(op);
+        if (!t)
+                return -ENOMEM;
         op->at_backend = true;
+        op->start_usec = fs_now_usec(fs);
         list_remove(&op->node);
         list_append(&fs->ops, &op->node);
         fs->n_ops++;
-        int r = fs->backend.propose(fs->bud, cmd, deadline, op_done, op);
+        int r = fs->backend.propose(fs->bud, cmd, deadline, op_done, t);
         if (r < 0) {
-                op->at_backend = false;
-                list_remove(&op->node);
-                fs->n_ops--;
+                free(t);
+                op->ticket = NULL;
+                op_detach(fs, op);
                 return r;
         }
+        fs_timeout_arm(fs);
         op->session = cmd->session;
         op->request = cmd->request;
         /* Failure to index it only costs an invalidation or a late grant
@@ -166,17 +204,8 @@ static void batch_finish(FuseFs *fs, List *batch, int r, uint64_t index) {
         }
 }
 
-static void barrier_done(void *userdata, int r, uint64_t index, const TreeResult *result) {
-        Op *b = userdata;
-        FuseFs *fs = b->fs;
-
-        b->at_backend = false;
-        if (!fs) {
-                op_free(b);
-                return;
-        }
-        list_remove(&b->node);
-        fs->n_ops--;
+static void barrier_end(FuseFs *fs, Op *b, int r, uint64_t index) {
+        op_detach(fs, b);
         fs->m.barrier_usec_sum += fs_now_usec(fs) - b->start_usec;
         if (r < 0) {
                 fs->m.barrier_errors++;
@@ -184,6 +213,17 @@ static void barrier_done(void *userdata, int r, uint64_t index, const TreeResult
         }
         batch_finish(fs, &b->batch, r, index);
         op_free(b);
+}
+
+static void barrier_done(void *userdata, int r, uint64_t index, const TreeResult *result) {
+        Ticket *t = userdata;
+        Op *b = t->op;
+
+        free(t);
+        if (!b)
+                return;
+        b->ticket = NULL;
+        barrier_end(b->fs, b, r, index);
 }
 
 static int barrier_defer_handler(sd_event_source *s, void *userdata) {
@@ -206,20 +246,19 @@ static int barrier_defer_handler(sd_event_source *s, void *userdata) {
         list_insert_between(&b->batch, fs->barrier_queue.prev, fs->barrier_queue.next);
         list_init(&fs->barrier_queue);
 
+        Ticket *t = ticket_new(b);
         b->at_backend = true;
         list_append(&fs->ops, &b->node);
         fs->n_ops++;
         fs->m.barriers++;
-        int r = fs->backend.read_barrier(fs->bud, fs_now_usec(fs) + fs->opts.op_timeout_usec,
-                                         barrier_done, b);
+        int r = t ? fs->backend.read_barrier(fs->bud, fs_now_usec(fs) + fs->opts.op_timeout_usec,
+                                             barrier_done, t) : -ENOMEM;
         if (r < 0) {
-                b->at_backend = false;
-                list_remove(&b->node);
-                fs->n_ops--;
-                fs->m.barrier_errors++;
-                batch_finish(fs, &b->batch, -EIO, 0);
-                op_free(b);
-        }
+                free(t);
+                b->ticket = NULL;
+                barrier_end(fs, b, -EIO, 0);
+        } else
+                fs_timeout_arm(fs);
         return 0;
 }
 
@@ -244,6 +283,58 @@ void op_after_barrier(Op *op) {
         (void) sd_event_source_set_enabled(fs->barrier_defer, SD_EVENT_ONESHOT);
 }
 
+/* ---- the watchdog ---- */
+
+static int timeout_handler(sd_event_source *src, uint64_t usec, void *userdata) {
+        FuseFs *fs = userdata;
+        uint64_t now = fs_now_usec(fs);
+
+        /* Oldest first: ops are appended as they start. Restart the scan
+         * after each end, whose callbacks may add and remove ops. */
+        for (bool again = true; again;) {
+                again = false;
+                Op *op;
+                list_foreach(op, &fs->ops, node) {
+                        if (op->start_usec + fs->opts.op_timeout_usec + WATCHDOG_GRACE_USEC > now)
+                                break;
+                        log_warning("The cluster layer did not answer a %s request within its deadline; "
+                                    "failing it", op->kind == OP_BARRIER ? "read barrier" : "proposal");
+                        if (op->kind == OP_BARRIER)
+                                barrier_end(fs, op, -EIO, 0);
+                        else
+                                proposal_end(fs, op, -EROFS, 0, NULL);
+                        again = true;
+                        break;
+                }
+        }
+        fs_timeout_arm(fs);
+        return 0;
+}
+
+void fs_timeout_arm(FuseFs *fs) {
+        if (list_empty(&fs->ops) || fs->exiting) {
+                if (fs->timeout_timer)
+                        (void) sd_event_source_set_enabled(fs->timeout_timer, SD_EVENT_OFF);
+                return;
+        }
+        Op *oldest = list_entry(list_first(&fs->ops), Op, node);
+        uint64_t when = oldest->start_usec + fs->opts.op_timeout_usec + WATCHDOG_GRACE_USEC;
+        if (!fs->timeout_timer) {
+                if (sd_event_add_time(fs->event, &fs->timeout_timer, CLOCK_MONOTONIC, when,
+                                      100 * USEC_PER_MSEC, timeout_handler, fs) < 0)
+                        return;
+                (void) sd_event_source_set_description(fs->timeout_timer, "fusefs-watchdog");
+                return;
+        }
+        uint64_t cur;
+        int enabled;
+        if (sd_event_source_get_enabled(fs->timeout_timer, &enabled) >= 0 && enabled &&
+            sd_event_source_get_time(fs->timeout_timer, &cur) >= 0 && cur <= when)
+                return;
+        (void) sd_event_source_set_time(fs->timeout_timer, when);
+        (void) sd_event_source_set_enabled(fs->timeout_timer, SD_EVENT_ONESHOT);
+}
+
 /* ---- shutdown ---- */
 
 void ops_abort_all(FuseFs *fs) {
@@ -252,19 +343,16 @@ void ops_abort_all(FuseFs *fs) {
 
         while (!list_empty(&fs->ops)) {
                 Op *op = list_entry(list_first(&fs->ops), Op, node);
-                list_remove(&op->node);
-                fs->n_ops--;
+                op_detach(fs, op);
                 if (op->kind == OP_BARRIER)
                         batch_finish(fs, &op->batch, -EIO, 0);
                 if (op->req) {
                         fs_reply_err(fs, op->kind, op->req, EIO);
                         op->req = NULL;
                 }
+                /* In a handle's flush queue: handles_abort_all() frees the
+                 * handle, nothing continues the queue. */
                 list_remove(&op->wnode);
-                if (op->waiting)
-                        (void) hashmap_remove(fs->lock_waiters, U64_TO_PTR(op->request));
-                if (op->request != 0)
-                        (void) hashmap_remove(fs->inflight, U64_TO_PTR(op->request));
-                op->fs = NULL;  /* orphan: freed by its completion */
+                op_free(op);
         }
 }

@@ -80,6 +80,8 @@ typedef struct Srv {
         /* switches (set through srv_call or before start) */
         bool quorum;
         bool stall;
+        bool blackhole;         /* never complete (the watchdog must) */
+        List held;
         bool no_session;
         uint64_t proposals;     /* proposals applied */
         uint64_t barriers;
@@ -185,6 +187,11 @@ static void srv_process(Srv *s) {
         uint64_t now = srv_now(s);
 
         list_foreach_safe(p, tmp, &s->pending, node) {
+                if (s->blackhole) {
+                        list_remove(&p->node);
+                        list_append(&s->held, &p->node);
+                        continue;
+                }
                 if (s->stall && p->deadline > now)
                         continue;
                 list_remove(&p->node);
@@ -350,6 +357,7 @@ static void *srv_thread(void *ud) {
         s->tree = tree_new(NULL);
         s->index = 1;           /* index 1: the bootstrap configuration */
         list_init(&s->pending);
+        list_init(&s->held);
         sd_event_add_defer(s->e, &s->defer, srv_defer_handler, s);
         sd_event_source_set_enabled(s->defer, SD_EVENT_OFF);
         sd_event_add_time(s->e, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, srv_timer_handler, s);
@@ -382,7 +390,13 @@ static void *srv_thread(void *ud) {
         s->fs = fusefs_free(s->fs);
         /* Late completions of orphaned requests: delivered and ignored. */
         srv_done_handler(NULL, s);
-        /* Fail what the backend still holds, as the daemon would. */
+        /* Fail what the backend still holds, as the daemon would (late:
+         * after fusefs_free, which must have detached them). */
+        while (!list_empty(&s->held)) {
+                FakePending *p = list_entry(list_first(&s->held), FakePending, node);
+                list_remove(&p->node);
+                list_append(&s->pending, &p->node);
+        }
         while (!list_empty(&s->pending)) {
                 FakePending *p = list_entry(list_first(&s->pending), FakePending, node);
                 list_remove(&p->node);

@@ -377,6 +377,28 @@ START_TEST(test_no_quorum) {
 }
 END_TEST
 
+static void set_blackhole(Srv *s, void *arg) {
+        s->blackhole = arg != NULL;
+}
+
+START_TEST(test_backend_never_answers) {
+        srv_skip_unless_possible();
+        FuseFsOptions o = { .debug = getenv("FUSEFS_DEBUG") != NULL };
+        Srv *s = srv_start(&o);
+
+        ck_assert_int_eq(put_file(P(s, "f"), "x"), 0);
+        srv_call(s, set_blackhole, (void *) 1);
+        /* op_timeout 300 ms + 1 s of grace: failed by FuseFs itself */
+        ck_assert_int_eq(mkdir(P(s, "d"), 0755), -1);
+        ck_assert_int_eq(errno, EROFS);
+        ck_assert_int_eq(open(P(s, "f"), O_RDONLY), -1);
+        ck_assert_int_eq(errno, EIO);
+        srv_call(s, set_blackhole, NULL);
+        ck_assert_str_eq(get_file(P(s, "f")), "x");
+        srv_stop(s);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------- */
 /* changes from another node */
 
@@ -668,6 +690,7 @@ static Suite *fusefs_suite(void) {
                 { "one-version-per-handle", test_one_version_per_handle },
                 { "unlinked-open-file", test_unlinked_open_file },
                 { "no-quorum", test_no_quorum },
+                { "backend-never-answers", test_backend_never_answers },
                 { "remote-changes-invalidate", test_remote_changes_invalidate },
                 { "xattr", test_xattr },
                 { "ephemeral", test_ephemeral },
