@@ -1,1 +1,7 @@
-# store/: rules for this folder (see the top-level Makefile.am).
+# store/: durable storage of a raft node (segments, meta, snapshot), with its
+# own helper thread for group commit. The only folder besides daemon/ that
+# performs file I/O; links libsystemd for the sd-event attachment.
+noinst_LIBRARIES += store/libstore.a
+store_libstore_a_SOURCES = \
+	store/store.h
+store_libstore_a_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
