@@ -3,5 +3,14 @@
 # performs file I/O; links libsystemd for the sd-event attachment.
 noinst_LIBRARIES += store/libstore.a
 store_libstore_a_SOURCES = \
-	store/store.h
+	store/store.h \
+	store/store-internal.h \
+	store/format.c store/format.h \
+	store/io.c store/io.h \
+	store/plan.c \
+	store/read.c \
+	store/recover.c \
+	store/snapshot.c \
+	store/store.c \
+	store/writer.c
 store_libstore_a_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)

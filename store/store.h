@@ -227,6 +227,15 @@ int store_attach_event(Store *s, sd_event *event, int64_t priority);
 bool store_is_failed(const Store *s);
 int store_failed_error(const Store *s);
 
+/* CLOCK_MONOTONIC microseconds at which the helper thread began its current
+ * group of writes, 0 when it is idle: the daemon's watchdog check compares it
+ * with now to notice a storage thread stuck in the kernel. */
+uint64_t store_busy_since_usec(const Store *s);
+
+/* What recovery repaired, for the daemon to log (e.g. "seg-...: cut off an
+ * incomplete write at offset 4132 (57 bytes)"), or NULL when nothing was. */
+const char *store_recovery_note(const Store *s);
+
 /* ---- snapshots for sending and restoring (loop thread) ------------------ */
 
 /* Opens the latest DURABLE snapshot for chunked reading (InstallSnapshot).
