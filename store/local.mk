@@ -14,3 +14,10 @@ store_libstore_a_SOURCES = \
 	store/store.c \
 	store/writer.c
 store_libstore_a_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+
+check_PROGRAMS += tests/unit/test-store
+TESTS += tests/unit/test-store
+tests_unit_test_store_SOURCES = tests/unit/test-store.c \
+	tests/unit/test-store-util.c tests/unit/test-store-util.h
+tests_unit_test_store_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_unit_test_store_LDADD = store/libstore.a lib/libcommon.a $(CHECK_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS)
