@@ -21,3 +21,10 @@ tests_unit_test_store_SOURCES = tests/unit/test-store.c \
 	tests/unit/test-store-util.c tests/unit/test-store-util.h
 tests_unit_test_store_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
 tests_unit_test_store_LDADD = store/libstore.a lib/libcommon.a $(CHECK_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS)
+
+check_PROGRAMS += tests/unit/test-store-faults
+TESTS += tests/unit/test-store-faults
+tests_unit_test_store_faults_SOURCES = tests/unit/test-store-faults.c \
+	tests/unit/test-store-util.c tests/unit/test-store-util.h
+tests_unit_test_store_faults_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_unit_test_store_faults_LDADD = store/libstore.a lib/libcommon.a $(CHECK_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS)

@@ -17,7 +17,8 @@
  *    interrupted a snapshot install that discards the log (plan.c), and
  *    every entry they hold up to the snapshot index is covered by it.
  * Everything else that does not verify stops the open with -EUCLEAN and a
- * message naming the file and the byte offset. */
+ * message naming the file and the byte offset, including a log that ends
+ * before the commit index recorded in meta (a lost last segment). */
 
 #include <dirent.h>
 #include <errno.h>
@@ -329,6 +330,24 @@ static int reconcile(Store *s, StoreError *e) {
         return 0;
 }
 
+/* The meta file's commit index was written after every entry up to it was
+ * durable (one ordered queue), so a log ending before it lost committed
+ * entries: a removed or truncated last segment. */
+static int check_commit(Store *s, StoreError *e) {
+        char name[SEGMENT_NAME_MAX];
+
+        if (s->hs.commit <= s->last_index)
+                return 0;
+        if (s->n_segs == 0)
+                return report(e, -EUCLEAN, s->dir, "meta", 32,
+                              "commit index %" PRIu64 " but the log ends at %" PRIu64
+                              " (segments are missing)", s->hs.commit, s->last_index);
+        segment_name(s->segs[s->n_segs - 1].first, name);
+        return report(e, -EUCLEAN, s->dir, name, s->segs[s->n_segs - 1].end,
+                      "log ends at index %" PRIu64 " but the commit index in meta is %" PRIu64
+                      " (committed entries are missing)", s->last_index, s->hs.commit);
+}
+
 int store_recover(Store *s, StoreError *e) {
         _cleanup_free_ uint64_t *firsts = NULL;
         uint64_t prev_last = 0, prev_term = 0;
@@ -353,5 +372,8 @@ int store_recover(Store *s, StoreError *e) {
                 if (r < 0)
                         return r;
         }
-        return reconcile(s, e);
+        r = reconcile(s, e);
+        if (r < 0)
+                return r;
+        return check_commit(s, e);
 }

@@ -174,7 +174,10 @@ int store_append(Store *s, const RaftEntry *entries, size_t n, uint64_t cookie);
 
 /* Persists term/vote/commit (write new file, fsync, rename, fsync dir), in
  * order with the appends around it. Raft needs term and vote durable before
- * answering a vote or an append; commit may lag. */
+ * answering a vote or an append; commit may lag. hs->commit must not exceed
+ * the last index submitted before this call (Raft never commits entries a
+ * node does not hold): recovery treats a log that ends before the recorded
+ * commit index as damage (committed entries missing). */
 int store_save_hard_state(Store *s, const RaftHardState *hs, uint64_t cookie);
 
 /* Writes a snapshot (temporary file, fsync, rename, fsync dir) of the state
