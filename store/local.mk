@@ -28,3 +28,10 @@ tests_unit_test_store_faults_SOURCES = tests/unit/test-store-faults.c \
 	tests/unit/test-store-util.c tests/unit/test-store-util.h
 tests_unit_test_store_faults_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
 tests_unit_test_store_faults_LDADD = store/libstore.a lib/libcommon.a $(CHECK_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS)
+
+check_PROGRAMS += tests/fuzz/fuzz-store-record
+TESTS += tests/fuzz/fuzz-store-record
+tests_fuzz_fuzz_store_record_SOURCES = tests/fuzz/fuzz-store-record.c
+tests_fuzz_fuzz_store_record_LDADD = store/libstore.a lib/libcommon.a $(FUZZ_LDADD) $(PTHREAD_LIBS)
+tests_fuzz_fuzz_store_record_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+EXTRA_DIST += tests/fuzz/corpus/fuzz-store-record
