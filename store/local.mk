@@ -35,3 +35,8 @@ tests_fuzz_fuzz_store_record_SOURCES = tests/fuzz/fuzz-store-record.c
 tests_fuzz_fuzz_store_record_LDADD = store/libstore.a lib/libcommon.a $(FUZZ_LDADD) $(PTHREAD_LIBS)
 tests_fuzz_fuzz_store_record_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 EXTRA_DIST += tests/fuzz/corpus/fuzz-store-record
+
+noinst_PROGRAMS += bench/storage
+bench_storage_SOURCES = bench/storage.c
+bench_storage_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+bench_storage_LDADD = store/libstore.a lib/libcommon.a $(SYSTEMD_LIBS) $(PTHREAD_LIBS)

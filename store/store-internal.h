@@ -75,6 +75,8 @@ typedef struct Writer {
         uint64_t cur_seg;
         bool dirty;                     /* written since the last fdatasync */
         uint64_t batch_start;           /* offset where the unsynced batch began */
+        Buf stage;                      /* records for cur_seg at stage_offset, not yet written */
+        uint64_t stage_offset;
 } Writer;
 
 /* A segment as the loop thread plans it. */

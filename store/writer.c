@@ -33,16 +33,24 @@
 #include "store/io.h"
 #include "store/store-internal.h"
 
+/* Largest pwrite the helper builds from consecutive appends. */
+#define STAGE_MAX (1u << 20)
+
 static uint64_t now_usec(void) {
         struct timespec ts;
         (void) clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
+static int stage_flush(Store *s);
+
 static int sync_current(Store *s) {
         Writer *w = &s->w;
         int r;
 
+        r = stage_flush(s);
+        if (r < 0)
+                return r;
         if (!w->dirty)
                 return 0;
         r = s->io->fdatasync(s->io->userdata, w->cur_fd);
@@ -54,6 +62,8 @@ static int sync_current(Store *s) {
 
 static void close_current(Store *s) {
         Writer *w = &s->w;
+
+        assert(w->stage.len == 0);
 
         if (w->cur_fd >= 0)
                 (void) s->io->close(s->io->userdata, w->cur_fd);
@@ -137,26 +147,49 @@ static int op_truncate_segment(Store *s, uint64_t seg, uint64_t offset) {
         return 0;
 }
 
+/* Writes the staged records with one pwrite. */
+static int stage_flush(Store *s) {
+        Writer *w = &s->w;
+        int r;
+
+        if (w->stage.len == 0)
+                return 0;
+        r = io_write_all(s->io, w->cur_fd, w->stage.data, w->stage.len, w->stage_offset);
+        buf_clear(&w->stage);
+        if (r < 0)
+                return r;
+        w->dirty = true;
+        return 0;
+}
+
+/* Queues the records of a WRITE op in the staging buffer, so that the
+ * consecutive appends of a group (typically one entry per submission) reach
+ * the kernel as one pwrite, not one each. */
 static int op_write(Store *s, Submission *sub, const Op *op) {
         Writer *w = &s->w;
         uint8_t *p = sub->records.data + op->rec_off;
         size_t n = op->rec_len;
         int r;
 
-        r = use_segment(s, op->seg);
-        if (r < 0)
-                return r;
-        if (!w->dirty)
-                w->batch_start = op->offset;
+        if (w->stage.len > 0 && (w->cur_seg != op->seg || w->stage_offset + w->stage.len != op->offset ||
+                                 w->stage.len + n > STAGE_MAX)) {
+                r = stage_flush(s);
+                if (r < 0)
+                        return r;
+        }
+        if (w->stage.len == 0) {
+                r = use_segment(s, op->seg);
+                if (r < 0)
+                        return r;
+                if (!w->dirty)
+                        w->batch_start = op->offset;
+                w->stage_offset = op->offset;
+        }
         for (size_t i = 0; i < n; ) {
                 record_set_batch_start(p + i, (uint32_t) w->batch_start);
                 i += RECORD_HEADER_SIZE + le32_load(p + i + 4);
         }
-        r = io_write_all(s->io, w->cur_fd, p, n, op->offset);
-        if (r < 0)
-                return r;
-        w->dirty = true;
-        return 0;
+        return buf_append(&w->stage, p, n);
 }
 
 static int op_hard_state(Store *s, Submission *sub) {
@@ -201,6 +234,11 @@ static int perform(Store *s, Submission *sub) {
                 const Op *op = &sub->ops[i];
                 int r = 0;
 
+                if (op->type != OP_WRITE) {
+                        r = stage_flush(s);
+                        if (r < 0)
+                                return r;
+                }
                 switch (op->type) {
                 case OP_CREATE_SEGMENT:
                         r = op_create_segment(s, op->seg);
@@ -260,6 +298,7 @@ static void fail(Store *s, List *group, int error) {
         Writer *w = &s->w;
         Submission *notice = calloc(1, sizeof *notice);
 
+        buf_clear(&w->stage);   /* never written: this group is not acknowledged */
         free_list(group);
         pthread_mutex_lock(&w->lock);
         w->failed = error;
@@ -320,6 +359,7 @@ static void *writer_main(void *userdata) {
                 poke(s);
         }
         close_current(s);
+        buf_done(&w->stage);
         return NULL;
 }
 
