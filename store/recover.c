@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,10 +73,29 @@ static int report(StoreError *e, int r, const char *dir, const char *name, uint6
         return r;
 }
 
+/* Makes a just created directory's own entry durable. */
+static int sync_parent(Store *s) {
+        _cleanup_free_ char *copy = strdup(s->dir);
+        int fd, r;
+
+        if (!copy)
+                return -ENOMEM;
+        fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = s->io->fsync(s->io->userdata, fd);
+        safe_close(fd);
+        return r;
+}
+
 static int open_dir(Store *s, StoreError *e) {
         int r;
 
-        if (mkdir(s->dir, 0700) < 0 && errno != EEXIST)
+        if (mkdir(s->dir, 0700) >= 0) {
+                r = sync_parent(s);
+                if (r < 0)
+                        return report(e, r, s->dir, NULL, UINT64_MAX, "cannot sync the parent directory");
+        } else if (errno != EEXIST)
                 return report(e, -errno, s->dir, NULL, UINT64_MAX, "cannot create the data directory");
         s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (s->dirfd < 0)
@@ -226,7 +246,7 @@ static int cut_torn_tail(Store *s, const char *name, uint64_t end, uint64_t size
                 return fd;
         r = s->io->ftruncate(s->io->userdata, fd, (off_t) end);
         if (r >= 0)
-                r = s->io->fdatasync(s->io->userdata, fd);
+                r = s->io->fsync(s->io->userdata, fd);
         q = s->io->close(s->io->userdata, fd);
         if (r < 0 || q < 0)
                 return r < 0 ? r : q;

@@ -64,7 +64,7 @@ typedef struct Writer {
         List queue;                     /* shared: Submissions to perform */
         List done;                      /* shared: finished Submissions, in order */
         bool stop;                      /* shared */
-        int failed;                     /* shared: 0 or the first error */
+        _Atomic int failed;             /* shared: 0 or the first error; set under lock */
         _Atomic uint64_t busy_since_usec; /* helper writes, anyone reads */
         int event_fd;                   /* written by the helper, read by the loop */
         pthread_t thread;               /* loop */

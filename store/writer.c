@@ -139,8 +139,9 @@ static int op_truncate_segment(Store *s, uint64_t seg, uint64_t offset) {
         if (r < 0)
                 return r;
         /* Durable before anything is written at the same offsets again, so
-         * that a crash cannot mix new records with the removed ones. */
-        r = s->io->fdatasync(s->io->userdata, s->w.cur_fd);
+         * that a crash cannot mix new records with the removed ones. fsync,
+         * not fdatasync: the new size is all this sync is about. */
+        r = s->io->fsync(s->io->userdata, s->w.cur_fd);
         if (r < 0)
                 return r;
         s->w.dirty = false;
@@ -301,7 +302,7 @@ static void fail(Store *s, List *group, int error) {
         buf_clear(&w->stage);   /* never written: this group is not acknowledged */
         free_list(group);
         pthread_mutex_lock(&w->lock);
-        w->failed = error;
+        atomic_store(&w->failed, error);
         free_list(&w->queue);
         if (notice) {
                 list_init(&notice->node);
@@ -326,7 +327,7 @@ static void *writer_main(void *userdata) {
                 pthread_mutex_lock(&w->lock);
                 while (list_empty(&w->queue) && !w->stop)
                         pthread_cond_wait(&w->cond, &w->lock);
-                failed = w->failed < 0;
+                failed = atomic_load(&w->failed) < 0;
                 if (failed)
                         free_list(&w->queue);
                 else
@@ -400,7 +401,7 @@ int writer_submit(Store *s, Submission *sub) {
         int r;
 
         pthread_mutex_lock(&w->lock);
-        r = w->failed;
+        r = atomic_load(&w->failed);
         if (r >= 0) {
                 list_append(&w->queue, &sub->node);
                 pthread_cond_signal(&w->cond);
@@ -418,10 +419,5 @@ void writer_take_done(Store *s, List *into) {
 }
 
 int writer_failed(Store *s) {
-        int r;
-
-        pthread_mutex_lock(&s->w.lock);
-        r = s->w.failed;
-        pthread_mutex_unlock(&s->w.lock);
-        return r;
+        return atomic_load(&s->w.failed);
 }
