@@ -560,6 +560,144 @@ START_TEST(test_enospc_real) {
 }
 END_TEST
 
+/* ---- a disk that dies at every step of a truncation or snapshot ----------
+ * The base log is 1..300 (term 1) in many segments. A scenario is run with
+ * the n-th disk-changing call failing (EIO, and every one after it), for
+ * every n until the scenario gets through; each time, recovery on a healthy
+ * disk must succeed (no false alarm) and give a log made of old and new
+ * entries in a possible order — never a stale entry after a newer one. */
+
+typedef enum Scenario { SC_TRUNCATE, SC_INSTALL, SC_COMPACT } Scenario;
+
+static bool run_scenario(Store *s, Scenario sc) {
+        Recorder rec;
+        uint8_t *data = malloc(500);
+        RaftSnapshotMeta m = { .index = sc == SC_INSTALL ? 500 : 200, .term = sc == SC_INSTALL ? 3 : 1 };
+        RaftEntry e[10];
+
+        memset(data, 0x33, 500);
+        recorder_attach(&rec, s);
+        if (sc == SC_TRUNCATE) {
+                for (int i = 0; i < 10; i++)
+                        entry_make(&e[i], 40 + (uint64_t) i, 2, 2, 60);
+                rec.submitted += store_append(s, e, 10, 0) == 0;
+                for (int i = 0; i < 10; i++)
+                        raft_entry_done(&e[i]);
+                free(data);
+        } else {
+                int r = store_save_snapshot(s, &m, data, 500, 0);
+                if (r < 0)
+                        free(data);
+                rec.submitted += r == 0;
+        }
+        uint64_t lo = sc == SC_TRUNCATE ? 50 : sc == SC_INSTALL ? 501 : 301;
+        uint64_t term = sc == SC_TRUNCATE ? 2 : sc == SC_INSTALL ? 3 : 1;
+        uint32_t seed = sc == SC_TRUNCATE ? 2 : sc == SC_INSTALL ? 3 : 5;
+        for (int i = 0; i < 10; i++)
+                entry_make(&e[i], lo + (uint64_t) i, term, seed, 60);
+        rec.submitted += store_append(s, e, 10, 0) == 0;
+        for (int i = 0; i < 10; i++)
+                raft_entry_done(&e[i]);
+        recorder_drain(&rec, s);
+        return rec.failed > 0;
+}
+
+static void verify_scenario(Store *s, Scenario sc) {
+        const RaftSnapshotMeta *m = store_snapshot_meta(s);
+        uint64_t first = store_first_index(s), last = store_last_index(s), t;
+
+        switch (sc) {
+        case SC_TRUNCATE:
+                ck_assert_ptr_null(m);
+                ck_assert_uint_eq(first, 1);
+                ck_assert_uint_ge(last, 39);
+                check_range(s, 1, 40, 1, 5, 60);
+                if (last < 40)
+                        break;
+                ck_assert_int_eq(store_term(s, 40, &t), 0);
+                if (t == 1) {
+                        /* the old suffix, possibly shortened from its end */
+                        ck_assert_uint_le(last, 300);
+                        check_range(s, 40, last + 1, 1, 5, 60);
+                } else {
+                        ck_assert_uint_le(last, 59);
+                        check_range(s, 40, last + 1, 2, 2, 60);
+                }
+                break;
+        case SC_INSTALL:
+                if (!m) {
+                        ck_assert_uint_eq(last, 300);
+                        check_range(s, 1, 301, 1, 5, 60);
+                } else {
+                        ck_assert_uint_eq(m->index, 500);
+                        ck_assert_uint_eq(first, 501);
+                        ck_assert_uint_le(last, 510);
+                        if (last > 500)
+                                check_range(s, 501, last + 1, 3, 3, 60);
+                }
+                break;
+        case SC_COMPACT:
+                if (m) {
+                        ck_assert_uint_eq(m->index, 200);
+                        ck_assert_uint_le(first, 201);
+                } else
+                        ck_assert_uint_eq(first, 1);
+                ck_assert_uint_ge(last, 300);
+                ck_assert_uint_le(last, 310);
+                check_range(s, first, last + 1, 1, 5, 60);
+                break;
+        }
+}
+
+static void crash_points(Scenario sc) {
+        char *base = tmpdir_new();
+        StoreOptions o = { .segment_size_bytes = 4096 };
+        long n;
+
+        write_batches(base, &o, 30, 10, 60, false);
+        ck_assert_uint_gt(dir_count_prefix(base, "seg-"), 4);
+        for (n = 1; n < 500; n++) {
+                char *dir = tmpdir_new();
+                FaultIo f;
+                Store *s;
+                bool failed;
+
+                dir_copy(base, dir);
+                fault_io_init(&f);
+                o.io = &f.io;
+                s = open_ok(dir, &o);
+                atomic_store(&f.mutation_fail_at, atomic_load(&f.n_mutations) + n);
+                failed = run_scenario(s, sc);
+                store_free(s);
+                o.io = NULL;
+                s = open_ok(dir, &o);
+                verify_scenario(s, sc);
+                store_free(s);
+                tmpdir_remove(dir);
+                if (!failed)
+                        break;
+        }
+        ck_assert_int_gt(n, 3);
+        ck_assert_int_lt(n, 500);
+        printf("crash points of scenario %d: %ld\n", (int) sc, n - 1);
+        tmpdir_remove(base);
+}
+
+START_TEST(test_crash_points_truncate) {
+        crash_points(SC_TRUNCATE);
+}
+END_TEST
+
+START_TEST(test_crash_points_install) {
+        crash_points(SC_INSTALL);
+}
+END_TEST
+
+START_TEST(test_crash_points_compact) {
+        crash_points(SC_COMPACT);
+}
+END_TEST
+
 static Suite *store_faults_suite(void) {
         Suite *s = suite_create("store-faults");
         struct {
@@ -577,6 +715,9 @@ static Suite *store_faults_suite(void) {
                 { "fsync_fail", test_fsync_fail },
                 { "fsync_fail_meta_snapshot", test_fsync_fail_meta_snapshot },
                 { "enospc_real", test_enospc_real },
+                { "crash_points_truncate", test_crash_points_truncate },
+                { "crash_points_install", test_crash_points_install },
+                { "crash_points_compact", test_crash_points_compact },
         };
 
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -108,6 +108,30 @@ size_t dir_count_prefix(const char *dir, const char *prefix) {
         return n;
 }
 
+void dir_copy(const char *src, const char *dst) {
+        DIR *d = opendir(src);
+        struct dirent *de;
+
+        ck_assert_ptr_nonnull(d);
+        while ((de = readdir(d))) {
+                char *from, *to;
+                uint8_t *b;
+                size_t len;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                from = path_join(src, de->d_name);
+                to = path_join(dst, de->d_name);
+                b = file_read(from, &len);
+                ck_assert_ptr_nonnull(b);
+                file_write(to, b, len);
+                free(b);
+                free(from);
+                free(to);
+        }
+        closedir(d);
+}
+
 char *dir_segment(const char *dir, size_t k) {
         char **v, *r = NULL;
         size_t n = dir_list(dir, "seg-", &v);
@@ -132,6 +156,12 @@ static bool hit(_Atomic long *at, long n) {
         return a > 0 && n >= a;
 }
 
+/* True when this mutating call is the one (or after the one) to fail. */
+static bool mutation_fails(FaultIo *f) {
+        long k = bump(&f->n_mutations);
+        return hit(&f->mutation_fail_at, k);
+}
+
 static int f_openat(void *u, int dirfd, const char *path, int flags, mode_t mode) {
         return store_io_default()->openat(NULL, dirfd, path, flags, mode);
 }
@@ -150,6 +180,9 @@ static ssize_t f_pwrite(void *u, int fd, const void *buf, size_t n, off_t off) {
         FaultIo *f = u;
         long k = bump(&f->n_pwrite);
 
+        if (mutation_fails(f))
+                return -EIO;
+
         if (hit(&f->pwrite_fail_at, k)) {
                 if (f->short_write && k == atomic_load(&f->pwrite_fail_at) && n > 1)
                         return store_io_default()->pwrite(NULL, fd, buf, n / 2, off);
@@ -163,6 +196,8 @@ static int f_fdatasync(void *u, int fd) {
         long k = bump(&f->n_fdatasync);
         long delay = atomic_load(&f->fdatasync_delay_usec);
 
+        if (mutation_fails(f))
+                return -EIO;
         if (delay > 0)
                 usleep((useconds_t) delay);
         if (hit(&f->fdatasync_fail_at, k))
@@ -174,22 +209,30 @@ static int f_fsync(void *u, int fd) {
         FaultIo *f = u;
         long k = bump(&f->n_fsync);
 
+        if (mutation_fails(f))
+                return -EIO;
         if (hit(&f->fsync_fail_at, k))
                 return -f->fdatasync_errno;
         return store_io_default()->fsync(NULL, fd);
 }
 
 static int f_ftruncate(void *u, int fd, off_t len) {
+        if (mutation_fails(u))
+                return -EIO;
         return store_io_default()->ftruncate(NULL, fd, len);
 }
 
 static int f_renameat(void *u, int dirfd, const char *from, const char *to) {
+        if (mutation_fails(u))
+                return -EIO;
         return store_io_default()->renameat(NULL, dirfd, from, to);
 }
 
 static int f_unlinkat(void *u, int dirfd, const char *path) {
         FaultIo *f = u;
         bump(&f->n_unlink);
+        if (mutation_fails(f))
+                return -EIO;
         return store_io_default()->unlinkat(NULL, dirfd, path);
 }
 

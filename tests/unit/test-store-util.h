@@ -18,6 +18,8 @@ uint8_t *file_read(const char *path, size_t *ret_len);  /* whole file or NULL */
 void file_write(const char *path, const void *data, size_t len);
 void file_flip_bit(const char *path, uint64_t offset, int bit);
 size_t dir_count_prefix(const char *dir, const char *prefix);
+/* Copies the regular files of src into dst (which exists). */
+void dir_copy(const char *src, const char *dst);
 /* The n-th (0-based) segment name in sorted order, malloc'd, or NULL. */
 char *dir_segment(const char *dir, size_t n);
 
@@ -35,6 +37,12 @@ typedef struct FaultIo {
         int fdatasync_errno;
         _Atomic long fsync_fail_at;             /* ... and for fsync (files and directory) */
         _Atomic long fdatasync_delay_usec;      /* sleep inside every fdatasync */
+        /* Every call that changes the disk (pwrite, fdatasync, fsync,
+         * ftruncate, renameat, unlinkat) counts in n_mutations; number
+         * `mutation_fail_at` (1-based; 0 = never) and all later ones fail
+         * with EIO: a disk that dies at that point. */
+        _Atomic long n_mutations;
+        _Atomic long mutation_fail_at;
 } FaultIo;
 
 void fault_io_init(FaultIo *f);
