@@ -710,20 +710,20 @@ static Suite *store_faults_suite(void) {
                 const char *name;
                 const TTest *fn;
         } cases[] = {
-                { "torn_every_offset", test_torn_every_offset },
-                { "torn_batch_any_order", test_torn_batch_any_order },
-                { "bitflip_committed", test_bitflip_committed },
-                { "bitflip_segments", test_bitflip_segments },
-                { "missing_segment", test_missing_segment },
-                { "snapshot_corrupt", test_snapshot_corrupt },
-                { "meta_corrupt", test_meta_corrupt },
+                { "torn-every-offset", test_torn_every_offset },
+                { "torn-batch-any-order", test_torn_batch_any_order },
+                { "bitflip-committed", test_bitflip_committed },
+                { "bitflip-segments", test_bitflip_segments },
+                { "missing-segment", test_missing_segment },
+                { "snapshot-corrupt", test_snapshot_corrupt },
+                { "meta-corrupt", test_meta_corrupt },
                 { "enospc", test_enospc },
-                { "fsync_fail", test_fsync_fail },
-                { "fsync_fail_meta_snapshot", test_fsync_fail_meta_snapshot },
-                { "enospc_real", test_enospc_real },
-                { "crash_points_truncate", test_crash_points_truncate },
-                { "crash_points_install", test_crash_points_install },
-                { "crash_points_compact", test_crash_points_compact },
+                { "fsync-fail", test_fsync_fail },
+                { "fsync-fail-meta-snapshot", test_fsync_fail_meta_snapshot },
+                { "enospc-real", test_enospc_real },
+                { "crash-points-truncate", test_crash_points_truncate },
+                { "crash-points-install", test_crash_points_install },
+                { "crash-points-compact", test_crash_points_compact },
         };
 
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -581,7 +581,7 @@ START_TEST(test_sd_event) {
 END_TEST
 
 /* Random appends (with conflicting suffixes), snapshots and restarts,
- * checked against a model of the log. Replay with STORE_SEED=<n>. */
+ * checked against a model of the log. Replay with TEST_SEED=<n>. */
 typedef struct Model {
         uint64_t first, last, snap, snap_term;
         uint64_t term[4000];
@@ -601,7 +601,7 @@ static void model_check(Store *s, const Model *m) {
 }
 
 START_TEST(test_random_model) {
-        const char *env = getenv("STORE_SEED");
+        const char *env = getenv("TEST_SEED");
         uint64_t seed = env ? strtoull(env, NULL, 0) : 12345, st = seed;
         char *dir = tmpdir_new();
         StoreOptions o = { .segment_size_bytes = 4096, .cache_max_bytes = 2048 };
@@ -610,7 +610,7 @@ START_TEST(test_random_model) {
         Recorder rec;
         uint64_t cur_term = 1;
 
-        printf("test_random_model: seed %" PRIu64 " (STORE_SEED to replay)\n", seed);
+        printf("test_random_model: TEST_SEED=%" PRIu64 "\n", seed);
         m->first = 1;
         recorder_attach(&rec, s);
         for (int step = 0; step < 400; step++) {
@@ -670,19 +670,19 @@ static Suite *store_suite(void) {
                 const TTest *fn;
         } cases[] = {
                 { "empty", test_empty },
-                { "roundtrip_restart", test_roundtrip_restart },
-                { "append_validation", test_append_validation },
-                { "truncate_suffix", test_truncate_suffix },
-                { "segments_roll", test_segments_roll },
-                { "snapshot_compact", test_snapshot_compact },
-                { "snapshot_discard", test_snapshot_discard },
-                { "snapshot_reader", test_snapshot_reader },
-                { "interrupted_install", test_interrupted_install },
-                { "bounded_cache", test_bounded_cache },
-                { "group_commit", test_group_commit },
+                { "roundtrip-restart", test_roundtrip_restart },
+                { "append-validation", test_append_validation },
+                { "truncate-suffix", test_truncate_suffix },
+                { "segments-roll", test_segments_roll },
+                { "snapshot-compact", test_snapshot_compact },
+                { "snapshot-discard", test_snapshot_discard },
+                { "snapshot-reader", test_snapshot_reader },
+                { "interrupted-install", test_interrupted_install },
+                { "bounded-cache", test_bounded_cache },
+                { "group-commit", test_group_commit },
                 { "order", test_order },
-                { "sd_event", test_sd_event },
-                { "random_model", test_random_model },
+                { "sd-event", test_sd_event },
+                { "random-model", test_random_model },
         };
 
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
