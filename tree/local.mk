@@ -18,3 +18,9 @@ TESTS += tests/unit/test-tree
 tests_unit_test_tree_SOURCES = tests/unit/test-tree.c tests/unit/test-tree-util.h
 tests_unit_test_tree_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_tree_LDADD = tree/libtree.a lib/libcommon.a $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test-tree-lock
+TESTS += tests/unit/test-tree-lock
+tests_unit_test_tree_lock_SOURCES = tests/unit/test-tree-lock.c tests/unit/test-tree-util.h
+tests_unit_test_tree_lock_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_tree_lock_LDADD = tree/libtree.a lib/libcommon.a $(CHECK_LIBS)

@@ -450,7 +450,9 @@ typedef struct TreeCmd {
                 /* LOCK_CANCEL: removes the author session's queued request with
                  * request number `request` on ino (the FUSE interrupt). 0, and
                  * a TREE_NOTICE_LOCK_ABORTED with err -EINTR for it; -ENOENT
-                 * when no such waiter (already granted: reply 0 to the
+                 * when no such waiter (already granted — possibly by this very
+                 * entry, when a lock-delay ended at its start: its GRANTED
+                 * notice is then in the same apply — reply 0 to the
                  * interrupted request, the grant stands). */
                 struct {
                         uint64_t ino;
