@@ -110,7 +110,7 @@ bool tls_name_is_valid(const char *name);
 
 /* Parses a numeric peer address "A.B.C.D:PORT" or "[IPV6]:PORT" (no host
  * names: resolving would block the loop). Port 0 is allowed (listen on an
- * ephemeral port). Returns 0 and fills *ret/*ret_len, or -EINVAL. */
+ * ephemeral port). Returns 0 and fills *ret and *ret_len, or -EINVAL. */
 int tls_address_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);
 
 /* ---------------------------------------------------------------------------
