@@ -31,6 +31,7 @@
 #include <openssl/x509v3.h>
 
 #include "tls/tls-internal.h"
+#include "tls/tls-testing.h"
 
 #define PEM_FILE_MAX_BYTES (1024 * 1024)
 
@@ -296,15 +297,15 @@ static int check_own_cert(SSL_CTX *ssl_ctx, const char *cert_path, const char *c
         return 0;
 }
 
-static int build_ssl_ctx(const char *ca_path, const char *cert_path, const char *key_path, SSL_CTX **ret,
-                         char **ret_error) {
+static int build_ssl_ctx(const char *ca_path, const char *cert_path, const char *key_path, unsigned testing,
+                         SSL_CTX **ret, char **ret_error) {
+        int version = (testing & TLS_TESTING_TLS12) ? TLS1_2_VERSION : TLS1_3_VERSION;
         _cleanup_(SSL_CTX_freep) SSL_CTX *c = SSL_CTX_new(TLS_method());
         int r;
 
         if (!c)
                 return tls_set_error(ret_error, -ENOMEM, true, "Failed to create TLS context");
-        if (SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION) != 1 ||
-            SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) != 1)
+        if (SSL_CTX_set_min_proto_version(c, version) != 1 || SSL_CTX_set_max_proto_version(c, version) != 1)
                 return tls_set_error(ret_error, -EPROTO, true, "Failed to restrict TLS context to TLS 1.3");
         SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
         SSL_CTX_set_verify_depth(c, 4);
@@ -318,37 +319,53 @@ static int build_ssl_ctx(const char *ca_path, const char *cert_path, const char 
         r = load_ca(c, ca_path, ret_error);
         if (r < 0)
                 return r;
-        r = load_identity(c, cert_path, key_path, ret_error);
-        if (r < 0)
-                return r;
-        r = check_own_cert(c, cert_path, ca_path, ret_error);
-        if (r < 0)
-                return r;
+        if (!(testing & TLS_TESTING_NO_CERT)) {
+                r = load_identity(c, cert_path, key_path, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        if (!(testing & (TLS_TESTING_NO_CERT | TLS_TESTING_SKIP_SELF_CHECK))) {
+                r = check_own_cert(c, cert_path, ca_path, ret_error);
+                if (r < 0)
+                        return r;
+        }
         *ret = TAKE_PTR(c);
         return 0;
 }
 
 /* ---- TlsContext ---- */
 
-TlsContext *tls_context_new(const char *ca_path, const char *cert_path, const char *key_path, char **ret_error) {
-        assert(ca_path && cert_path && key_path);
-
+static TlsContext *context_new(const char *ca_path, const char *cert_path, const char *key_path, unsigned testing,
+                               char **ret_error) {
         TlsContext *ctx = calloc(1, sizeof *ctx);
         if (!ctx) {
                 (void) tls_set_error(ret_error, -ENOMEM, false, "Out of memory");
                 return NULL;
         }
         ctx->n_ref = 1;
+        ctx->testing = testing;
         ctx->ca_path = strdup(ca_path);
-        ctx->cert_path = strdup(cert_path);
-        ctx->key_path = strdup(key_path);
+        ctx->cert_path = strdup(cert_path ? cert_path : "");
+        ctx->key_path = strdup(key_path ? key_path : "");
         if (!ctx->ca_path || !ctx->cert_path || !ctx->key_path) {
                 (void) tls_set_error(ret_error, -ENOMEM, false, "Out of memory");
                 return tls_context_unref(ctx);
         }
-        if (build_ssl_ctx(ca_path, cert_path, key_path, &ctx->ssl_ctx, ret_error) < 0)
+        if (build_ssl_ctx(ca_path, cert_path, key_path, testing, &ctx->ssl_ctx, ret_error) < 0)
                 return tls_context_unref(ctx);
         return ctx;
+}
+
+TlsContext *tls_context_new(const char *ca_path, const char *cert_path, const char *key_path, char **ret_error) {
+        assert(ca_path && cert_path && key_path);
+        return context_new(ca_path, cert_path, key_path, 0, ret_error);
+}
+
+TlsContext *tls_context_new_for_testing(const char *ca_path, const char *cert_path, const char *key_path,
+                                        unsigned flags, char **ret_error) {
+        assert(ca_path);
+        assert((cert_path && key_path) || (flags & TLS_TESTING_NO_CERT));
+        return context_new(ca_path, cert_path, key_path, flags, ret_error);
 }
 
 TlsContext *tls_context_ref(TlsContext *ctx) {
@@ -375,7 +392,7 @@ int tls_context_reload(TlsContext *ctx, char **ret_error) {
         assert(ctx);
 
         SSL_CTX *c = NULL;
-        int r = build_ssl_ctx(ctx->ca_path, ctx->cert_path, ctx->key_path, &c, ret_error);
+        int r = build_ssl_ctx(ctx->ca_path, ctx->cert_path, ctx->key_path, ctx->testing, &c, ret_error);
         if (r < 0)
                 return r;
         SSL_CTX_free(ctx->ssl_ctx);

@@ -7,6 +7,7 @@ tls_libtls_a_SOURCES = \
 	tls/cert.h \
 	tls/frame.h \
 	tls/tls-internal.h \
+	tls/tls-testing.h \
 	tls/context.c \
 	tls/cert.c \
 	tls/frame.c \
