@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         abort();
                 fed += chunk;
                 size_t used = 0;
-                for (;;) {
+                while (rx.len > used) {
                         TlsFrame f;
                         verdict2 = tls_frame_decode(rx.data + used, rx.len - used, max, &f);
                         if (verdict2 <= 0)
@@ -93,8 +93,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         used += (size_t) verdict2;
                         n2++;
                 }
-                memmove(rx.data, rx.data + used, rx.len - used);
-                rx.len -= used;
+                if (used > 0) {
+                        memmove(rx.data, rx.data + used, rx.len - used);
+                        rx.len -= used;
+                }
                 if (fed == len)
                         break;
         }
