@@ -12,7 +12,7 @@
  *               (send until -ENOBUFS, wait for on_drain); the child reports
  *               the byte count when an end marker arrives; MB/s = 10^6 B/s.
  *
- * Usage: bench/tls [ROUND_TRIPS [MEGABYTES [REPEATS]]]   (20000 1024 3)
+ * Usage: bench/tls [ROUND_TRIPS [MEGABYTES [REPEATS [plain|tls]]]]   (20000 1024 3)
  * Each figure is the median of REPEATS runs. */
 
 #include <errno.h>
@@ -272,6 +272,7 @@ int main(int argc, char **argv) {
         unsigned round_trips = argc > 1 ? (unsigned) atoi(argv[1]) : 20000;
         uint64_t megabytes = argc > 2 ? (uint64_t) atoll(argv[2]) : 1024;
         unsigned repeats = argc > 3 ? (unsigned) atoi(argv[3]) : 3;
+        const char *only = argc > 4 ? argv[4] : NULL;   /* "plain" or "tls": profile one transport */
         char *err = NULL;
 
         if (round_trips < 100 || megabytes < 1 || repeats < 1 || repeats > 16) {
@@ -290,8 +291,8 @@ int main(int argc, char **argv) {
 
         Result plain[16], tls[16];
         for (unsigned i = 0; i < repeats; i++) {
-                plain[i] = run(false, round_trips, megabytes);
-                tls[i] = run(true, round_trips, megabytes);
+                plain[i] = only && strcmp(only, "plain") != 0 ? (Result) { 1, 1, 1, 1 } : run(false, round_trips, megabytes);
+                tls[i] = only && strcmp(only, "tls") != 0 ? (Result) { 1, 1, 1, 1 } : run(true, round_trips, megabytes);
         }
         Result p = median(plain, repeats), t = median(tls, repeats);
 

@@ -90,6 +90,8 @@ struct Channel {
         Buf rx;                      /* received bytes not yet decoded */
         Buf wq;                      /* encoded frames waiting to be written, from wq_off */
         size_t wq_off;
+        Buf bout;                    /* TLS records produced, not yet sent (see the BIO in channel.c) */
+        size_t bout_off;
         bool hs_want_write;          /* handshake needs writability */
         bool read_want_write;        /* SSL_read needs writability (TLS key update) */
         bool write_want_read;        /* SSL_write needs readability */
