@@ -39,6 +39,7 @@
 
 #define ACCEPT_BATCH 32
 #define MAX_PEERS 1024
+#define LISTEN_PAUSE_USEC (100 * USEC_PER_MSEC)
 
 static const TlsNetConfig config_defaults = {
         .max_frame_bytes = TLS_NET_DEFAULT_MAX_FRAME_BYTES,
@@ -186,6 +187,15 @@ static void peer_schedule_dial(Peer *p, uint64_t delay_usec) {
         }
         (void) sd_event_source_set_time(p->dial_timer, now + delay_usec);
         (void) sd_event_source_set_enabled(p->dial_timer, SD_EVENT_ONESHOT);
+}
+
+/* Like peer_schedule_dial, but leaves an armed timer alone (a backoff in
+ * progress is not cut short). */
+static void peer_ensure_dial(Peer *p, uint64_t delay_usec) {
+        int enabled = SD_EVENT_OFF;
+        if (p->dial_timer && sd_event_source_get_enabled(p->dial_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return;
+        peer_schedule_dial(p, delay_usec);
 }
 
 static void peer_cancel_dial(Peer *p) {
@@ -346,8 +356,9 @@ void net_channel_retiring(Channel *c) {
                 snprintf(p->down_detail, sizeof p->down_detail, "peer closed the channel");
         }
         if (c->superseded && peer_has_pending_channel(p, c))
-                p->hold_down = true;
-        peer_schedule_dial(p, random_below(p->net->cfg.backoff_min_usec));
+                p->hold_down = true;   /* the duplicate that replaces this one is on its way */
+        else
+                peer_ensure_dial(p, random_below(p->net->cfg.backoff_min_usec));
         net_schedule_work(p->net);
 }
 
@@ -395,11 +406,13 @@ void net_channel_closed(Channel *c, int error, const char *detail) {
                         p->down_error = error;
                         snprintf(p->down_detail, sizeof p->down_detail, "%s", detail);
                 }
-                /* Redial soon; the peer dials too, whoever wins, one survives. */
-                peer_schedule_dial(p, random_below(net->cfg.backoff_min_usec));
         }
         if (p->hold_down && !peer_has_pending_channel(p, NULL))
                 p->hold_down = false;
+        /* Nothing up and nothing coming: redial soon (the peer dials too;
+         * whichever channels come up, the duplicate rule keeps one). */
+        if (!p->active && !p->hold_down)
+                peer_ensure_dial(p, random_below(net->cfg.backoff_min_usec));
         peer_sync(p);
         if (!p->member)
                 net_schedule_work(net);
@@ -484,6 +497,7 @@ TlsNet *tls_net_free(TlsNet *net) {
                 hashmap_free(net->peers);
         }
         sd_event_source_disable_unref(net->listen_source);
+        sd_event_source_disable_unref(net->listen_resume);
         (void) safe_close(net->listen_fd);
         sd_event_source_disable_unref(net->work);
         if (net->bio_method)
@@ -496,6 +510,25 @@ TlsNet *tls_net_free(TlsNet *net) {
 }
 
 /* ---- listening ---- */
+
+static int listen_resume_handler(sd_event_source *s, uint64_t usec, void *userdata) {
+        TlsNet *net = userdata;
+        (void) sd_event_source_set_enabled(net->listen_source, SD_EVENT_ON);
+        return 0;
+}
+
+static void listen_pause(TlsNet *net) {
+        uint64_t now;
+        if (sd_event_now(net->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        if (!net->listen_resume &&
+            sd_event_add_time(net->event, &net->listen_resume, CLOCK_MONOTONIC, 0, USEC_PER_MSEC,
+                              listen_resume_handler, net) < 0)
+                return;
+        if (sd_event_source_set_time(net->listen_resume, now + LISTEN_PAUSE_USEC) >= 0 &&
+            sd_event_source_set_enabled(net->listen_resume, SD_EVENT_ONESHOT) >= 0)
+                (void) sd_event_source_set_enabled(net->listen_source, SD_EVENT_OFF);
+}
 
 static int listen_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         TlsNet *net = userdata;
@@ -510,8 +543,10 @@ static int listen_handler(sd_event_source *s, int fd, uint32_t revents, void *us
                 if (cfd < 0) {
                         if (errno == EINTR || errno == ECONNABORTED)
                                 continue;
-                        /* EAGAIN: done. EMFILE and friends: the socket stays
-                         * readable; we come back next iteration. */
+                        if (errno != EAGAIN)
+                                /* EMFILE and friends: the socket stays readable;
+                                 * pause instead of spinning on it. */
+                                listen_pause(net);
                         break;
                 }
                 net->stats.accepted++;

@@ -146,6 +146,7 @@ struct TlsNet {
 
         int listen_fd;
         sd_event_source *listen_source;
+        sd_event_source *listen_resume;   /* re-enables accepting after EMFILE and the like */
         Hashmap *peers;              /* name -> Peer */
         List channels;
         unsigned n_pending;          /* inbound channels not yet bound to a peer */

@@ -287,6 +287,11 @@ START_TEST(test_frames_both_ways) {
         ck_assert_uint_eq(a.downs[2], 0);
         ck_assert_uint_eq(b.downs[1], 0);
         ck_assert(connected(&a, "n2") && connected(&b, "n1"));
+        TlsPeerStatus sa, sb;
+        ck_assert_int_eq(tls_net_get_peer_status(a.net, "n2", &sa), 0);
+        ck_assert_int_eq(tls_net_get_peer_status(b.net, "n1", &sb), 0);
+        fprintf(stderr, "channels up: n1 %llu, n2 %llu (2 each when both dials met)\n",
+                (unsigned long long) sa.connects, (unsigned long long) sb.connects);
 
         for (uint32_t i = 0; i < 200; i++) {
                 ck_assert_int_eq(send_seq(&a, "n2", i, 100 + i), 0);
