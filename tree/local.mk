@@ -24,3 +24,10 @@ TESTS += tests/unit/test-tree-lock
 tests_unit_test_tree_lock_SOURCES = tests/unit/test-tree-lock.c tests/unit/test-tree-util.h
 tests_unit_test_tree_lock_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_tree_lock_LDADD = tree/libtree.a lib/libcommon.a $(CHECK_LIBS)
+
+# The model-based test: TREE_MODEL_STEPS (default 100000) and TREE_MODEL_SEED.
+check_PROGRAMS += tests/unit/test-tree-model
+TESTS += tests/unit/test-tree-model
+tests_unit_test_tree_model_SOURCES = tests/unit/test-tree-model.c tests/unit/test-tree-util.h
+tests_unit_test_tree_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_tree_model_LDADD = tree/libtree.a lib/libcommon.a $(CHECK_LIBS)
