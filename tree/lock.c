@@ -227,25 +227,37 @@ static void grant(Apply *a, LockFile *f, const Lock *r) {
                 list_append(holders(f, TREE_LOCK_FLOCK), &l->node);
 }
 
-/* The queue scan: grants every waiter that the rule allows, front to back. */
+/* One pass of the queue scan over a table; returns whether it granted. */
+static bool scan(Apply *a, LockFile *f, uint8_t table) {
+        bool granted = false;
+        Lock *w, *tmp;
+        list_foreach_safe(w, tmp, waiters(f, table), node) {
+                if (holder_conflict(f, w) || waiter_blocks(f, w, w))
+                        continue;
+                Lock req = *w;
+                lock_del(a->t, w);
+                grant(a, f, &req);
+                notice_lock(a, TREE_NOTICE_LOCK_GRANTED, &req, f->inode->ino, a->index, 0);
+                if (a->oom)
+                        return false;
+                granted = true;
+                /* grant() may have freed or split holders, never waiters:
+                 * tmp is still valid. */
+        }
+        return granted;
+}
+
+/* The queue scan: grants every waiter that the rule allows, front to back.
+ * A POSIX grant can also shrink its owner's locks (a waiter asking for
+ * shared where its owner held exclusive), which may free a waiter the pass
+ * already went by: repeat until a pass grants nothing. */
 static void grant_waiters(Apply *a, LockFile *f) {
         if (f->delay_until != 0)
                 return;
-        for (uint8_t table = TREE_LOCK_FLOCK; table <= TREE_LOCK_POSIX; table++) {
-                Lock *w, *tmp;
-                list_foreach_safe(w, tmp, waiters(f, table), node) {
-                        if (holder_conflict(f, w) || waiter_blocks(f, w, w))
-                                continue;
-                        Lock req = *w;
-                        lock_del(a->t, w);
-                        grant(a, f, &req);
-                        notice_lock(a, TREE_NOTICE_LOCK_GRANTED, &req, f->inode->ino, a->index, 0);
-                        if (a->oom)
-                                return;
-                        /* grant() may have freed or split holders, never waiters:
-                         * tmp is still valid. */
-                }
-        }
+        while (scan(a, f, TREE_LOCK_FLOCK))
+                ;
+        while (scan(a, f, TREE_LOCK_POSIX))
+                ;
 }
 
 static void changed(Apply *a, LockFile *f) {
@@ -343,6 +355,9 @@ int lock_cmd(Apply *a) {
         if (f->delay_until == 0 && !holder_conflict(f, &r) && !waiter_blocks(f, &r, NULL)) {
                 grant(a, f, &r);
                 a->result->token = a->index;
+                /* A POSIX set may have downgraded the owner's locks, and any
+                 * grant changes which waiters wait for this owner. */
+                released = true;
                 ret = 0;
         } else if (!a->cmd->lock.wait) {
                 ret = -EAGAIN;
@@ -542,7 +557,7 @@ static int lock_line(const Tree *t, const Lock *l, bool waiting, Buf *out) {
         return k;
 }
 
-int lock_text(const Tree *t, const Inode *i, Buf *out) {
+int lock_format(const Tree *t, const Inode *i, Buf *out) {
         LockFile *f = i->locks;
         if (!f)
                 return 0;
@@ -566,5 +581,5 @@ int tree_lock_text(const Tree *t, uint64_t ino, Buf *out) {
         Inode *i = tree_inode(t, ino);
         if (!i)
                 return -ENOENT;
-        return lock_text(t, i, out);
+        return lock_format(t, i, out);
 }

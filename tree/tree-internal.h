@@ -250,7 +250,7 @@ LockFile *lock_file_new(Inode *i);
 void lock_file_link(Tree *t, LockFile *f);
 void tree_update_deadline(Tree *t);
 bool lock_file_empty(const LockFile *f);
-int lock_text(const Tree *t, const Inode *i, Buf *out);
+int lock_format(const Tree *t, const Inode *i, Buf *out);
 
 /* session.c */
 Session *session_get(const Tree *t, uint64_t id);

@@ -472,7 +472,7 @@ int tree_getxattr(const Tree *t, uint64_t ino, const char *name, Buf *out) {
         if (strlen(name) > t->limits.max_xattr_name_len)
                 return -ERANGE;
         if (strcmp(name, LOCK_XATTR) == 0)
-                return lock_text(t, i, out);
+                return lock_format(t, i, out);
         const Xattr *x = xattrs_find(i->xattrs, name);
         if (!x)
                 return -ENODATA;

@@ -369,7 +369,9 @@ typedef struct TreeCmd {
                 /* WRITE: everything one handle changed, atomically: optional
                  * truncate first, then the extents in order (gaps read as
                  * zeros), then the optional final size. -EFBIG when the file
-                 * would exceed max_file_size at any step, -ENOSPC over
+                 * would exceed max_file_size at any step (or its current size,
+                 * when a lowered limit left it larger; so for SETATTR size),
+                 * -ENOSPC over
                  * max_total_bytes: then nothing changes. -EISDIR, -EINVAL (not
                  * a regular file). mtime and ctime = time_usec. */
                 struct {
@@ -450,7 +452,9 @@ typedef struct TreeCmd {
                 /* LOCK_CANCEL: removes the author session's queued request with
                  * request number `request` on ino (the FUSE interrupt). 0, and
                  * a TREE_NOTICE_LOCK_ABORTED with err -EINTR for it; -ENOENT
-                 * when no such waiter (already granted: reply 0 to the
+                 * when no such waiter (already granted — possibly by this very
+                 * entry, when a lock-delay ended at its start: its GRANTED
+                 * notice is then in the same apply — reply 0 to the
                  * interrupted request, the grant stands). */
                 struct {
                         uint64_t ino;

@@ -68,7 +68,7 @@ START_TEST(test_create) {
         ck_assert_int_eq(tree_getattr(C.t, ROOT, &a), 0);
         ck_assert_uint_eq(a.size, 1);
         ck_assert_uint_eq(a.mtime_usec, 5000);
-        const TreeNotice *n;
+        const TreeNotice *n = NULL;
         ck_assert_uint_eq(count_notices(&C, TREE_NOTICE_ENTRY_ADDED, &n), 1);
         ck_assert_uint_eq(n->parent, ROOT);
         ck_assert_str_eq(n->name, "f");
@@ -276,7 +276,7 @@ START_TEST(test_link_unlink) {
         ck_assert_int_eq(do_unlink(&C, ROOT, "d"), -EISDIR);
         ck_assert_int_eq(do_unlink(&C, f, "x"), -ENOTDIR);
         ck_assert_int_eq(do_unlink(&C, ROOT, "g"), 0);
-        const TreeNotice *n;
+        const TreeNotice *n = NULL;
         ck_assert_uint_eq(count_notices(&C, TREE_NOTICE_INODE_REMOVED, &n), 1);
         ck_assert_uint_eq(n->ino, f);
         ck_assert_uint_eq(count_notices(&C, TREE_NOTICE_ENTRY_REMOVED, &n), 1);
