@@ -651,6 +651,61 @@ START_TEST(test_tools) {
 END_TEST
 
 /* ---------------------------------------------------------------------- */
+/* a rough look at the adapter's own cost (the fake commits at once):
+ * FUSEFS_PERF=1 CK_RUN_CASE=perf tests/unit/test-fusefs */
+
+static double now_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return x < y ? -1 : x > y;
+}
+
+START_TEST(test_perf) {
+        srv_skip_unless_possible();
+        if (!getenv("FUSEFS_PERF"))
+                return;
+        for (int mode = 0; mode < 2; mode++) {
+                FuseFsOptions o = { .consistency = mode ? FUSEFS_CONSISTENCY_LOCAL : FUSEFS_CONSISTENCY_LINEARIZABLE };
+                Srv *s = srv_start(&o);
+                enum { N = 3000 };
+                static double t[N];
+                char buf[2048], data[1024];
+                memset(data, 'q', sizeof(data));
+                ck_assert_int_eq(put_file(P(s, "f"), "x"), 0);
+                for (int i = 0; i < N; i++) {
+                        double a = now_us();
+                        int fd = open(P(s, "f"), O_WRONLY | O_TRUNC);
+                        ck_assert_int_eq(write(fd, data, sizeof(data)), (int) sizeof(data));
+                        ck_assert_int_eq(close(fd), 0);
+                        t[i] = now_us() - a;
+                }
+                qsort(t, N, sizeof(double), cmp_double);
+                printf("%s write+close: p50 %.1f us p99 %.1f us\n", mode ? "local" : "linearizable", t[N / 2], t[N * 99 / 100]);
+                for (int i = 0; i < N; i++) {
+                        double a = now_us();
+                        int fd = open(P(s, "f"), O_RDONLY);
+                        ck_assert_int_eq(read(fd, buf, sizeof(buf)), (int) sizeof(data));
+                        close(fd);
+                        t[i] = now_us() - a;
+                }
+                qsort(t, N, sizeof(double), cmp_double);
+                printf("%s open+read+close: p50 %.1f us p99 %.1f us\n", mode ? "local" : "linearizable", t[N / 2], t[N * 99 / 100]);
+                struct stat st;
+                double a = now_us();
+                for (int i = 0; i < N; i++)
+                        ck_assert_int_eq(stat(P(s, "f"), &st), 0);
+                printf("%s stat: %.1f us each\n", mode ? "local" : "linearizable", (now_us() - a) / N);
+                srv_stop(s);
+        }
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
 
 static void cleanup_mounts(void) {
         if (srv_global)
@@ -696,6 +751,7 @@ static Suite *fusefs_suite(void) {
                 { "ephemeral", test_ephemeral },
                 { "control-dir", test_control_dir },
                 { "tools", test_tools },
+                { "perf", test_perf },
         };
         Suite *s = suite_create("fusefs");
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
