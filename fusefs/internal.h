@@ -147,7 +147,10 @@ struct Handle {
         bool append;
         bool released;          /* RELEASE came; free once the flush queue drains */
 
-        Buf view;               /* the content this handle sees (files) */
+        Buf view;               /* the content this handle sees (files); for a
+                                 * write-only handle only the bytes it wrote */
+        uint64_t size;          /* the file's size as this handle sees it */
+        uint64_t change_seq;    /* fs->change_seq at its last uncommitted change */
         size_t accounted;       /* bytes counted in fs->buffered_bytes */
 
         /* Changes since the last commit: the truncation to apply first
@@ -208,6 +211,7 @@ struct FuseFs {
         uint64_t session;       /* last session told by fusefs_notify_session() / seen */
 
         Hashmap *inflight;      /* request number -> Op, proposals at the backend */
+        uint64_t change_seq;
         /* (session, request) of our last completed proposals whose replies
          * informed the kernel, for backends that complete a proposal before
          * they report its notices. */
@@ -359,6 +363,10 @@ static inline Handle *handle_of(const struct fuse_file_info *fi) {
         return fi ? (Handle *) (uintptr_t) fi->fh : NULL;
 }
 void handles_abort_all(FuseFs *fs);
+/* The size a GETATTR should report for ino on this node: the size seen by
+ * the handle fi names, or by the open handle of ino changed last and not
+ * committed yet; false when the tree's size stands. */
+bool handle_pending_size(FuseFs *fs, uint64_t ino, const struct fuse_file_info *fi, uint64_t *ret);
 /* ftruncate() through a writable handle: buffered with its writes. */
 int handle_truncate(FuseFs *fs, Handle *h, uint64_t size);
 /* uid/gid (and setgid inheritance into *mode) of a new inode in parent. */

@@ -186,6 +186,8 @@ int handle_truncate(FuseFs *fs, Handle *h, uint64_t size) {
         h->trunc_size = h->trunc_set ? MIN(h->trunc_size, size) : size;
         h->trunc_set = true;
         h->trunc_explicit = true;
+        h->size = size;
+        h->change_seq = ++fs->change_seq;
         handle_account(fs, h);
         return 0;
 }
@@ -224,6 +226,26 @@ static int handle_build_cmd(Handle *h, TreeCmd *c, TreeExtent **ret_ext) {
         c->write.n_extents = k;
         *ret_ext = ext;
         return 0;
+}
+
+bool handle_pending_size(FuseFs *fs, uint64_t ino, const struct fuse_file_info *fi, uint64_t *ret) {
+        Handle *h = handle_of(fi), *best = NULL, *i;
+
+        if (h && !h->is_dir && !h->is_ctl && h->writable && h->ino == ino) {
+                *ret = h->size;
+                return true;
+        }
+        /* fstat() sends no handle: the change of this node's last writer
+         * (the kernel invalidates the size after every write, and a
+         * process that wrote and asks must see its size). */
+        list_foreach(i, &fs->handles, node)
+                if (i->ino == ino && !i->is_dir && i->writable && handle_has_changes(i) &&
+                    (!best || i->change_seq > best->change_seq))
+                        best = i;
+        if (!best)
+                return false;
+        *ret = best->size;
+        return true;
 }
 
 /* ---- the flush queue ---- */
@@ -342,6 +364,7 @@ static int handle_open(FuseFs *fs, const TreeAttr *attr, struct fuse_file_info *
                         return r;
                 }
         }
+        h->size = h->trunc_set ? 0 : attr->size;
         fi->fh = (uintptr_t) h;
         fi->direct_io = 1;
         fi->keep_cache = 0;
@@ -513,7 +536,8 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, 
 
         uint64_t start = h->append ? h->view.len : (uint64_t) off;
         uint64_t end = start + size;
-        if (end > fs->opts.max_file_size || end < start)
+        uint64_t new_size = h->append ? h->size + size : MAX(h->size, end);
+        if (end > fs->opts.max_file_size || end < start || new_size > fs->opts.max_file_size)
                 return fs_reply_err(fs, OP_WRITE, req, EFBIG);
         uint64_t grow = end > h->view.len ? end - h->view.len : 0;
         if (h->append)
@@ -534,6 +558,8 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, 
                 return fs_reply_err(fs, OP_WRITE, req, -r);
         memcpy(h->view.data + start, data, size);
         h->wrote = true;
+        h->size = new_size;
+        h->change_seq = ++fs->change_seq;
         handle_account(fs, h);
         fs_count(fs, OP_WRITE, 0);
         (void) fuse_reply_write(req, size);

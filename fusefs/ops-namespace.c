@@ -91,7 +91,11 @@ static void getattr_resume(Op *op, int r, uint64_t index, const TreeResult *res)
          * permissions before every mkdir, creat or unlink, and those must
          * fail with EROFS from their own proposal, not with EIO here. */
         bool fresh = r >= 0;
-        if ((r = fs_getattr(fs, op->ino, &st)) < 0)
+        uint64_t size;
+        if ((r = fs_getattr(fs, op->ino, &st)) >= 0 &&
+            handle_pending_size(fs, op->ino, op->has_fi ? &op->fi : NULL, &size))
+                st.st_size = (off_t) size;
+        if (r < 0)
                 fs_reply_err(fs, OP_GETATTR, op->req, fresh ? -r : EIO);
         else {
                 fs_count(fs, OP_GETATTR, 0);
@@ -112,6 +116,10 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
         if (!op)
                 return fs_reply_err(fs, OP_GETATTR, req, ENOMEM);
         op->ino = ino;
+        if (fi) {
+                op->fi = *fi;
+                op->has_fi = true;
+        }
         op_after_barrier(op);
 }
 
@@ -192,10 +200,15 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
                 r = fs_getattr(fs, ino, &st);
                 if (r < 0)
                         return fs_reply_err(fs, OP_SETATTR, req, -r);
-                if (h && !h->is_dir && h->writable)
-                        st.st_size = (off_t) h->view.len;
+                uint64_t size;
+                if (handle_pending_size(fs, ino, fi, &size))
+                        st.st_size = (off_t) size;
                 fs_count(fs, OP_SETATTR, 0);
-                (void) fuse_reply_attr(req, &st, 0);
+                /* Cached: an fstat() right after ftruncate() must see the
+                 * handle's size (the kernel sends no file handle with the
+                 * GETATTR of an fstat, so we could not tell it apart). The
+                 * commit invalidates it. */
+                (void) fuse_reply_attr(req, &st, FUSEFS_ATTR_TIMEOUT_SEC);
                 return;
         }
 

@@ -706,6 +706,29 @@ START_TEST(test_perf) {
 END_TEST
 
 /* ---------------------------------------------------------------------- */
+/* a mount for manual runs: FUSEFS_RUN='command' CK_RUN_CASE=run
+ * tests/unit/test-fusefs runs the command (sh -c) with $MNT set to the
+ * mount point and fails when it fails. Used for the conformance runs. */
+
+START_TEST(test_run) {
+        srv_skip_unless_possible();
+        const char *cmd = getenv("FUSEFS_RUN");
+        if (!cmd)
+                return;
+        FuseFsOptions o = { .op_timeout_usec = 10 * USEC_PER_SEC,
+                            .max_file_size = getenv("FUSEFS_MAX_FILE_SIZE") ?
+                                             strtoull(getenv("FUSEFS_MAX_FILE_SIZE"), NULL, 0) : 0,
+                            .consistency = getenv("FUSEFS_LOCAL") ? FUSEFS_CONSISTENCY_LOCAL
+                                                                  : FUSEFS_CONSISTENCY_LINEARIZABLE };
+        Srv *s = srv_start(&o);
+        setenv("MNT", s->mnt, 1);
+        int st = system(cmd);
+        srv_stop(s);
+        ck_assert_int_eq(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
 
 static void cleanup_mounts(void) {
         if (srv_global)
@@ -752,6 +775,7 @@ static Suite *fusefs_suite(void) {
                 { "control-dir", test_control_dir },
                 { "tools", test_tools },
                 { "perf", test_perf },
+                { "run", test_run },
         };
         Suite *s = suite_create("fusefs");
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
