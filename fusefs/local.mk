@@ -32,3 +32,9 @@ TESTS += tests/unit/test-fusefs-lock
 tests_unit_test_fusefs_lock_SOURCES = tests/unit/test-fusefs-lock.c tests/unit/test-fusefs-harness.h
 tests_unit_test_fusefs_lock_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
 tests_unit_test_fusefs_lock_LDADD = $(tests_unit_test_fusefs_LDADD)
+
+# bench/fs: through the mounts of a running cluster (bench/fs.sh makes one).
+noinst_PROGRAMS += bench/fs
+bench_fs_SOURCES = bench/fs.c
+bench_fs_LDADD = $(PTHREAD_LIBS)
+EXTRA_DIST += bench/fs.sh
