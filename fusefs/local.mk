@@ -38,3 +38,9 @@ noinst_PROGRAMS += bench/fs
 bench_fs_SOURCES = bench/fs.c
 bench_fs_LDADD = $(PTHREAD_LIBS)
 EXTRA_DIST += bench/fs.sh
+
+# Through the mounts of real 3-node clusters (need root; exit 77 otherwise,
+# and while tests/integration/lib.sh is not there).
+TESTS += tests/integration/fusefs-cluster.sh tests/integration/fusefs-locks.sh
+dist_check_SCRIPTS += tests/integration/fusefs-cluster.sh tests/integration/fusefs-locks.sh
+EXTRA_DIST += tests/integration/fusefs-lib.sh
