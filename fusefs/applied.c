@@ -85,7 +85,6 @@ void fusefs_notify_applied(FuseFs *fs, uint64_t index, uint64_t author_session,
                         k = kinode_get(fs, n->ino);
                         if (k) {
                                 k->removed = true;
-                                k->attr.st_nlink = 0;
                                 if (!own && fs->notifier)
                                         notifier_inval_inode(fs->notifier, n->ino, false);
                         }

@@ -109,6 +109,33 @@ void attr_to_stat(const TreeAttr *a, struct stat *st) {
         st->st_ctim.tv_nsec = (long) (a->ctime_usec % USEC_PER_SEC) * 1000;
 }
 
+static void kattr_set(KAttr *k, const struct stat *st) {
+        k->mode = st->st_mode;
+        k->uid = st->st_uid;
+        k->gid = st->st_gid;
+        k->size = (uint64_t) st->st_size;
+        k->mtime_ns = (int64_t) st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+        k->ctime_ns = (int64_t) st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+        k->valid = true;
+}
+
+static void kattr_get(const KAttr *k, uint64_t ino, struct stat *st) {
+        memset(st, 0, sizeof(*st));
+        st->st_ino = ino;
+        st->st_mode = k->mode;
+        st->st_nlink = 0;
+        st->st_uid = k->uid;
+        st->st_gid = k->gid;
+        st->st_size = (off_t) k->size;
+        st->st_blksize = 4096;
+        st->st_blocks = (blkcnt_t) DIV_ROUND_UP(k->size, 512);
+        st->st_mtim.tv_sec = k->mtime_ns / 1000000000;
+        st->st_mtim.tv_nsec = k->mtime_ns % 1000000000;
+        st->st_atim = st->st_mtim;
+        st->st_ctim.tv_sec = k->ctime_ns / 1000000000;
+        st->st_ctim.tv_nsec = k->ctime_ns % 1000000000;
+}
+
 /* Takes one kernel reference on attr->ino, found as parent/name. */
 static KInode *kinode_ref(FuseFs *fs, uint64_t parent, const char *name, const struct stat *st) {
         uint64_t ino = st->st_ino;
@@ -130,7 +157,7 @@ static KInode *kinode_ref(FuseFs *fs, uint64_t parent, const char *name, const s
                 }
         }
         k->lookup_index = tree_applied_index(fs_tree(fs));
-        k->attr = *st;
+        kattr_set(&k->attr, st);
         k->removed = false;
         return k;
 }
@@ -206,7 +233,7 @@ void reply_attr(FuseFs *fs, OpKind kind, fuse_req_t req, const TreeAttr *attr) {
         attr_to_stat(attr, &st);
         KInode *k = kinode_get(fs, attr->ino);
         if (k)
-                k->attr = st;
+                kattr_set(&k->attr, &st);
         fs_count(fs, kind, 0);
         (void) fuse_reply_attr(req, &st, FUSEFS_ATTR_TIMEOUT_SEC);
 }
@@ -219,14 +246,13 @@ int fs_getattr(FuseFs *fs, uint64_t ino, struct stat *ret) {
         if (r >= 0) {
                 attr_to_stat(&a, ret);
                 if (k)
-                        k->attr = *ret;
+                        kattr_set(&k->attr, ret);
                 return 0;
         }
-        if (r == -ENOENT && k && k->attr.st_ino == ino) {
+        if (r == -ENOENT && k && k->attr.valid) {
                 /* Removed while the kernel still references it. */
                 k->removed = true;
-                *ret = k->attr;
-                ret->st_nlink = 0;
+                kattr_get(&k->attr, ino, ret);
                 return 0;
         }
         return r;

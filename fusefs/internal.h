@@ -118,6 +118,14 @@ struct Op {
         List batch;             /* OP_BARRIER: the Ops waiting for it */
 };
 
+/* The attributes the kernel got last, compact (there may be 100,000s). */
+typedef struct KAttr {
+        uint32_t mode, uid, gid;
+        bool valid;
+        uint64_t size;
+        int64_t mtime_ns, ctime_ns;
+} KAttr;
+
 /* A kernel-known inode: one we gave the kernel an entry for, until FORGET
  * brings its lookup count back to zero. */
 typedef struct KInode {
@@ -128,7 +136,7 @@ typedef struct KInode {
         uint64_t lookup_index;  /* applied index at our last entry reply for it */
         uint64_t name_index;    /* applied index at which another node last removed
                                  * or moved a name of it (0: never) */
-        struct stat attr;       /* last attributes the kernel got (tombstone data) */
+        KAttr attr;             /* last attributes the kernel got (tombstone data) */
         bool removed;           /* the tree no longer has it */
         unsigned bg_commits;    /* release-time commits in flight on it */
         List bg_waiters;        /* Ops (opens) waiting for bg_commits == 0 */
