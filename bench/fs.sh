@@ -8,6 +8,8 @@ export top_srcdir
 lib="$top_srcdir/tests/integration/lib.sh"
 [ -f "$lib" ] || { echo "bench/fs.sh: $lib not found (needs the daemon's integration helpers)"; exit 77; }
 . "$lib"
+PORT=${RAFTFS_TEST_PORT:-$((7100 + RANDOM % 800))}
+addr_of() { echo "127.0.0.${1#n}:$PORT"; }
 BENCH=$top_builddir/bench/fs
 [ -x "$BENCH" ] || skip "bench/fs not built"
 

@@ -220,6 +220,7 @@ struct FuseFs {
 
         Hashmap *inflight;      /* request number -> Op, proposals at the backend */
         uint64_t change_seq;
+        bool barriers_failing;  /* the last read barrier failed */
         /* (session, request) of our last completed proposals whose replies
          * informed the kernel, for backends that complete a proposal before
          * they report its notices. */
@@ -272,6 +273,12 @@ int op_set_names(Op *op, const char *name, const char *name2);
 int op_propose(Op *op, TreeCmd *cmd);
 /* Runs op->fn after a read barrier (linearizable), or at once (local). */
 void op_after_barrier(Op *op);
+/* The same for the kernel's own metadata lookups (LOOKUP, GETATTR), which
+ * fall back to the replica when there is no barrier: while barriers fail
+ * and the node knows it has no quorum they do not wait for one (-EIO at
+ * once), so that a mkdir or creat reaches its own proposal (and EROFS)
+ * without first waiting op_timeout twice. */
+void op_after_meta_barrier(Op *op);
 /* Answers op's request with err (if any) and frees it; for an op that is
  * not at the backend. */
 void op_abort(Op *op, int err);

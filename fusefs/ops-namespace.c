@@ -62,7 +62,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
                 return fs_reply_err(fs, OP_LOOKUP, req, ENOMEM);
         }
         op->ino = parent;
-        op_after_barrier(op);
+        op_after_meta_barrier(op);
 }
 
 void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
@@ -120,7 +120,7 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
                 op->fi = *fi;
                 op->has_fi = true;
         }
-        op_after_barrier(op);
+        op_after_meta_barrier(op);
 }
 
 /* ---- setattr ---- */

@@ -207,6 +207,7 @@ static void batch_finish(FuseFs *fs, List *batch, int r, uint64_t index) {
 static void barrier_end(FuseFs *fs, Op *b, int r, uint64_t index) {
         op_detach(fs, b);
         fs->m.barrier_usec_sum += fs_now_usec(fs) - b->start_usec;
+        fs->barriers_failing = r < 0;
         if (r < 0) {
                 fs->m.barrier_errors++;
                 r = -EIO;
@@ -281,6 +282,16 @@ void op_after_barrier(Op *op) {
         list_append(&fs->barrier_queue, &op->node);
         fs->m.barrier_waiters++;
         (void) sd_event_source_set_enabled(fs->barrier_defer, SD_EVENT_ONESHOT);
+}
+
+void op_after_meta_barrier(Op *op) {
+        FuseFs *fs = op->fs;
+
+        if (fs_linearizable(fs) && fs->barriers_failing && !fs->backend.has_quorum(fs->bud)) {
+                op->fn(op, -EIO, 0, NULL);
+                return;
+        }
+        op_after_barrier(op);
 }
 
 /* ---- the watchdog ---- */

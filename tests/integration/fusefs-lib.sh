@@ -8,6 +8,10 @@ here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "SKIP: tests/integration/lib.sh missing"; exit 77; }
 . "$here/lib.sh"
 
+# A port of our own: other clusters may run on 127.0.0.N:7001 meanwhile.
+PORT=${RAFTFS_TEST_PORT:-$((7100 + RANDOM % 800))}
+addr_of() { echo "127.0.0.${1#n}:$PORT"; }
+
 mount_cluster() {
         make_certs "$@"
         local n
