@@ -65,6 +65,22 @@ for n in $nodes; do
 done
 ls -a "$A" | grep -q raftfs && fail ".raftfs listed in the root"
 
+log "ephemeral files vanish after their node dies (session ttl 3 s)"
+mkdir "$A/members"
+setfattr -n user.raftfs.ephemeral -v 1 "$A/members"
+for n in $nodes; do echo alive >"$(mnt $n)/members/$n"; done
+[ "$(ls "$A/members" | wc -l)" = 3 ] || fail "members: $(ls "$A/members")"
+victim=n3
+[ "$(leader_among $nodes)" = n3 ] && victim=n2
+kill -9 "$(pid_of $victim)"
+umount -l "$(mnt $victim)"
+survivor=$(echo $nodes | tr ' ' '\n' | grep -v "^$victim$" | head -1)
+wait_for 20 sh -c "! test -e '$(mnt $survivor)/members/$victim'" || fail "ephemeral file of $victim stayed"
+[ -e "$(mnt $survivor)/members/$survivor" ] || fail "a live node's ephemeral file went"
+start_node $victim
+wait_for 30 is_ready $victim || fail "$victim did not come back"
+wait_for 10 mountpoint -q "$(mnt $victim)" || fail "$victim did not mount again"
+
 log "no quorum: mutations EROFS, linearizable reads EIO, write() fails at once"
 leader=$(leader_among $nodes)
 f=$(echo $nodes | tr ' ' '\n' | grep -v "^$leader$" | head -1)
@@ -113,16 +129,4 @@ finally:
 " || fail "close() error"
 wait_for 20 leader_among $nodes || fail "no leader after SIGCONT"
 
-log "ephemeral files vanish after their node dies (session ttl 3 s)"
-mkdir "$A/members"
-setfattr -n user.raftfs.ephemeral -v 1 "$A/members"
-for n in $nodes; do echo alive >"$(mnt $n)/members/$n"; done
-[ "$(ls "$A/members" | wc -l)" = 3 ] || fail "members: $(ls "$A/members")"
-victim=n3
-[ "$(leader_among $nodes)" = n3 ] && victim=n2
-kill -9 "$(pid_of $victim)"
-umount -l "$(mnt $victim)"
-survivor=$(echo $nodes | tr ' ' '\n' | grep -v "^$victim$" | head -1)
-wait_for 20 sh -c "! test -e '$(mnt $survivor)/members/$victim'" || fail "ephemeral file of $victim stayed"
-[ -e "$(mnt $survivor)/members/$survivor" ] || fail "a live node's ephemeral file went"
 echo PASS
