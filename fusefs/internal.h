@@ -176,7 +176,7 @@ struct Handle {
 
         /* locks */
         bool flock_used;
-        uint64_t flock_owner;
+        uint64_t id;            /* unique per FuseFs: the flock owner in the tree */
         uint64_t *posix_owners; /* owners that set POSIX locks through this handle and
                                  * were not seen in a FLUSH since: OFD candidates */
         size_t n_posix_owners;
@@ -220,6 +220,7 @@ struct FuseFs {
 
         Hashmap *inflight;      /* request number -> Op, proposals at the backend */
         uint64_t change_seq;
+        uint64_t handle_seq;
         bool barriers_failing;  /* the last read barrier failed */
         /* (session, request) of our last completed proposals whose replies
          * informed the kernel, for backends that complete a proposal before

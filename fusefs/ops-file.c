@@ -57,6 +57,7 @@ Handle *handle_new(FuseFs *fs, uint64_t ino, int flags) {
         if (!h)
                 return NULL;
         h->ino = ino;
+        h->id = ++fs->handle_seq;
         h->open_flags = flags;
         h->writable = (flags & O_ACCMODE) != O_RDONLY;
         h->append = (flags & O_APPEND) != 0;

@@ -18,9 +18,13 @@
  * other reason gets ENOLCK, or EIO when its session expired.
  *
  * Who releases what:
- *   - flock: the RELEASE of the last descriptor carries flock_release and the
- *     open file's owner: LOCK_RELEASE of the FLOCK table (idempotent: the
- *     kernel may set it after a failed LOCK_NB too).
+ *   - flock: the owner is the open file description, i.e. our Handle, whose
+ *     unique id (not the kernel's lock_owner) is the tree's owner. The
+ *     kernel frees the struct file before its RELEASE reaches us, so a new
+ *     open file may reuse the same lock_owner value and lock before the old
+ *     one's release is applied; the handle id cannot be reused. The RELEASE
+ *     of the last descriptor drops the FLOCK table of the handle
+ *     (idempotent: the kernel may set flock_release after a failed LOCK_NB).
  *   - POSIX: every close() sends FLUSH with the closing process's owner: its
  *     POSIX locks on the inode go (only when this node knows that owner has
  *     some there, KInode.posix_owners, so that most closes commit nothing).
@@ -126,14 +130,31 @@ void locks_on_flush(FuseFs *fs, Handle *h, uint64_t ino, uint64_t owner, Op *op,
         }
 }
 
+/* Another open handle of ino uses owner for POSIX locks: the kernel reused
+ * the pointer of a released open file for a new one (OFD owners). */
+static bool owner_in_use(FuseFs *fs, const Handle *self, uint64_t ino, uint64_t owner) {
+        Handle *h;
+        list_foreach(h, &fs->handles, node) {
+                if (h == self || h->ino != ino || h->released)
+                        continue;
+                for (size_t i = 0; i < h->n_posix_owners; i++)
+                        if (h->posix_owners[i] == owner)
+                                return true;
+        }
+        return false;
+}
+
 void locks_on_release(FuseFs *fs, Handle *h, bool flock_release, uint64_t owner) {
-        if (flock_release)
-                propose_release_bg(fs, h->ino, owner, TREE_RELEASE_FLOCK);
+        if (flock_release || h->flock_used)
+                propose_release_bg(fs, h->ino, h->id, TREE_RELEASE_FLOCK);
         KInode *k = kinode_get(fs, h->ino);
         for (size_t i = 0; i < h->n_posix_owners; i++) {
+                uint64_t o = h->posix_owners[i];
+                if (owner_in_use(fs, h, h->ino, o))
+                        continue;
                 if (k)
-                        (void) kinode_owner_remove(k, h->posix_owners[i]);
-                propose_release_bg(fs, h->ino, h->posix_owners[i], TREE_RELEASE_POSIX);
+                        (void) kinode_owner_remove(k, o);
+                propose_release_bg(fs, h->ino, o, TREE_RELEASE_POSIX);
         }
         h->n_posix_owners = 0;
 }
@@ -311,12 +332,11 @@ void fs_op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int 
         default:
                 return fs_reply_err(fs, OP_FLOCK, req, EINVAL);
         }
-        if (h) {
-                h->flock_used = true;
-                h->flock_owner = fi->lock_owner;
-        }
-        lock_request(fs, req, OP_FLOCK, h, ino, TREE_LOCK_FLOCK, mode, fi->lock_owner,
-                     !(op & LOCK_NB), 0, TREE_LOCK_EOF);
+        if (!h)
+                return fs_reply_err(fs, OP_FLOCK, req, EBADF);
+        h->flock_used = true;
+        lock_request(fs, req, OP_FLOCK, h, ino, TREE_LOCK_FLOCK, mode, h->id, !(op & LOCK_NB), 0,
+                     TREE_LOCK_EOF);
 }
 
 /* struct flock as libfuse passes it (absolute l_start, l_len 0 = to EOF)

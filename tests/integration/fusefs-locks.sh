@@ -28,13 +28,13 @@ wait_for 5 has_lock "$o1" || fail "n1 did not get the lock"
 expect_fail "" flock -n "$B/lock" true
 flock -n -s "$C/lock" true && fail "shared lock granted against an exclusive holder"
 lock_text "$A/lock" | grep -q "mode=exclusive token=[0-9]* node=n1" || fail "lock text: $(lock_text "$A/lock")"
-kill -- -"$p1"; wait "$p1" 2>/dev/null || true
+kill -- -"$p1" 2>/dev/null || true; wait "$p1" 2>/dev/null || true
 wait_for 5 flock -n "$B/lock" true || fail "lock not released after the holder died"
 hold n1 -s 30; s1=$HP; so1=$HO
 hold n2 -s 30; s2=$HP; so2=$HO
 wait_for 5 has_lock "$so1" && wait_for 5 has_lock "$so2" || fail "shared locks do not coexist"
 flock -n -x "$C/lock" true && fail "exclusive granted against shared holders"
-kill -- -"$s1" -"$s2"; wait "$s1" "$s2" 2>/dev/null || true
+kill -- -"$s1" -"$s2" 2>/dev/null || true; wait "$s1" "$s2" 2>/dev/null || true
 
 log "FIFO handoff across nodes"
 hold n1 -x 2; h=$HP; oh=$HO
@@ -64,7 +64,8 @@ kill -INT "$w"
 wait "$w" 2>/dev/null || true
 wait_for 5 sh -c "! getfattr --only-values -n user.raftfs.lock '$A/lock' | grep -q waiting" ||
         fail "waiter still queued after SIGINT"
-kill -- -"$h"; wait "$h" 2>/dev/null || true
+lock_text "$A/lock" | grep -q "^mode=exclusive.*node=n1" || fail "holder lost its lock: $(lock_text "$A/lock")"
+kill -- -"$h" 2>/dev/null || true; wait "$h" 2>/dev/null || true
 
 log "fcntl locks across nodes"
 py "
@@ -98,7 +99,7 @@ kill -9 "$(pid_of $victim)"
 start=$(date +%s%N)
 flock -w 20 -x "$A/lock" true || fail "lock of a dead node not released"
 echo "released $(( ($(date +%s%N) - start) / 1000000 )) ms after kill -9 (ttl 3000 ms)"
-kill -- -"$h" 2>/dev/null; wait "$h" 2>/dev/null || true
+kill -- -"$h" 2>/dev/null || true; wait "$h" 2>/dev/null || true
 umount -l "$(mnt $victim)"
 start_node $victim
 wait_for 30 is_ready $victim || fail "$victim did not come back"
@@ -119,5 +120,5 @@ wait_for 5 has_lock "$oh" || fail "holder on $victim"
 kill -STOP "$(pid_of $victim)"
 flock -w 20 -x "$A/lock" true || fail "lock of a frozen node not released"
 kill -CONT "$(pid_of $victim)"
-kill -- -"$h" 2>/dev/null; wait "$h" 2>/dev/null || true
+kill -- -"$h" 2>/dev/null || true; wait "$h" 2>/dev/null || true
 echo PASS

@@ -372,6 +372,31 @@ START_TEST(test_ofd_locks) {
 }
 END_TEST
 
+START_TEST(test_flock_owner_reuse) {
+        srv_skip_unless_possible();
+        Srv *s = srv_start(NULL);
+        char *f = P(s, "lock");
+
+        /* The kernel frees a closed file before its RELEASE reaches the
+         * daemon, and the next open often gets the same lock_owner: the
+         * late release must not drop the new file's lock. */
+        ck_assert_int_eq(put_file(f, ""), 0);
+        for (int i = 0; i < 200; i++) {
+                int a = open(f, O_RDONLY);
+                ck_assert_int_eq(flock(a, LOCK_EX), 0);
+                close(a);
+                int b = open(f, O_RDONLY);
+                ck_assert_int_eq(flock(b, LOCK_EX), 0);
+                usleep(1000);
+                int c = open(f, O_RDONLY);
+                ck_assert_int_eq(flock(c, LOCK_EX | LOCK_NB), -1);
+                close(c);
+                close(b);
+        }
+        srv_stop(s);
+}
+END_TEST
+
 static void lose_session(Srv *s, void *arg) {
         s->no_session = true;
         fusefs_notify_session(s->fs, 0);
@@ -411,6 +436,7 @@ static Suite *lock_suite(void) {
                 const TTest *fn;
         } cases[] = {
                 { "flock-exclusion", test_flock_exclusion },
+                { "flock-owner-reuse", test_flock_owner_reuse },
                 { "flock-handoff-local", test_flock_handoff_local },
                 { "flock-fifo-across-nodes", test_flock_fifo_across_nodes },
                 { "flock-interrupt", test_flock_interrupt },
