@@ -56,7 +56,11 @@ tok1=$(lock_text "$A/lock")
 log "Ctrl-C of a waiter cancels its queue entry"
 hold n1 -x 30; h=$HP; oh=$HO
 wait_for 5 has_lock "$oh" || fail "holder"
-flock -x "$B/lock" true &
+# (a background job of a script ignores SIGINT: restore the default, as a
+# foreground program under Ctrl-C has it)
+/usr/bin/python3 -c "import signal, os, fcntl
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+fcntl.flock(os.open('$B/lock', os.O_RDONLY), fcntl.LOCK_EX)" &
 w=$!
 sleep 0.5
 lock_text "$A/lock" | grep -q '^waiting.*node=n2' || fail "no waiter"
