@@ -13,6 +13,14 @@ addr_of() { echo "127.0.0.${1#n}:$PORT"; }
 BENCH=$top_builddir/bench/fs
 [ -x "$BENCH" ] || skip "bench/fs not built"
 
+# Without -v: debug logging of every raft message would be measured too.
+start_node() {
+        local n=$1
+        "$RAFTFSD" -c "$T/$n/raftfs.conf" >>"$T/$n/raftfsd.log" 2>&1 &
+        echo $! >"$T/$n/pid"
+        PIDS="$PIDS $!"
+}
+
 nodes="n1 n2 n3"
 make_certs $nodes
 for n in $nodes; do
