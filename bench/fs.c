@@ -6,7 +6,7 @@
  * cluster made by bench/fs.sh); it only does ordinary syscalls:
  *
  *   bench/fs --leader DIR --follower DIR [--local DIR] [--pids P1,P2,P3]
- *            [--kill-leader PID] [--files N] [--seconds S] [--quick]
+ *            [--kill-leader PID] [--files N] [--seconds S] [--quick] [--only PART]
  *
  *   write+close     sequential open(O_TRUNC)+write(100 B)+close on one file:
  *                   one commit each; p50/p99 on the leader's and a
@@ -44,12 +44,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
 static const char *leader_dir, *follower_dir, *local_dir;
 static char *pids_arg;
 static pid_t kill_pid;
 static long n_files = 100000;
 static double seconds = 5;
 static bool quick;
+static const char *only;        /* run one part: write, writers, read, stat, locks, files, failover */
+
+static bool part(const char *name) {
+        return !only || strcmp(only, name) == 0;
+}
 
 static double now_us(void) {
         struct timespec ts;
@@ -368,6 +375,7 @@ int main(int argc, char **argv) {
                 { "files", required_argument, NULL, 'n' },
                 { "seconds", required_argument, NULL, 's' },
                 { "quick", no_argument, NULL, 'q' },
+                { "only", required_argument, NULL, 'o' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -382,6 +390,7 @@ int main(int argc, char **argv) {
                 case 'n': n_files = atol(optarg); break;
                 case 's': seconds = atof(optarg); break;
                 case 'q': quick = true; break;
+                case 'o': only = optarg; break;
                 default:
                         fprintf(stderr, "usage: %s --leader DIR --follower DIR [--local DIR] [--pids P,P,P] "
                                         "[--kill-leader PID] [--files N] [--seconds S] [--quick]\n", argv[0]);
@@ -393,15 +402,18 @@ int main(int argc, char **argv) {
         }
         int n = quick ? 300 : 3000;
         if (quick) {
-                seconds = 1;
+                seconds = MIN(seconds, 1);
                 n_files = n_files > 2000 ? 2000 : n_files;
         }
 
         printf("raftfs bench/fs: leader %s, follower %s%s%s\n", leader_dir, follower_dir,
                local_dir ? ", local " : "", local_dir ? local_dir : "");
-        bench_write_latency("leader  ", leader_dir, n);
-        bench_write_latency("follower", follower_dir, n);
-        bench_writers(leader_dir, 64, seconds);
+        if (part("write")) {
+                bench_write_latency("leader  ", leader_dir, n);
+                bench_write_latency("follower", follower_dir, n);
+        }
+        if (part("writers"))
+                bench_writers(leader_dir, 64, seconds);
 
         char path[4096], kib[1024];
         memset(kib, 'r', sizeof(kib));
@@ -409,14 +421,19 @@ int main(int argc, char **argv) {
         if (write_file(path, kib, sizeof(kib)) < 0)
                 die("write", path);
         usleep(200 * 1000);
-        bench_read("linearizable, follower", follower_dir, n);
-        bench_read("linearizable, leader  ", leader_dir, n);
-        if (local_dir)
-                bench_read("local               ", local_dir, n);
-        bench_stat(follower_dir, seconds / 2);
-        bench_locks(leader_dir, follower_dir, seconds);
-        bench_files(leader_dir, n_files);
-        if (kill_pid > 0)
+        if (part("read")) {
+                bench_read("linearizable, follower", follower_dir, n);
+                bench_read("linearizable, leader  ", leader_dir, n);
+                if (local_dir)
+                        bench_read("local               ", local_dir, n);
+        }
+        if (part("stat"))
+                bench_stat(follower_dir, seconds / 2);
+        if (part("locks"))
+                bench_locks(leader_dir, follower_dir, seconds);
+        if (part("files"))
+                bench_files(leader_dir, n_files);
+        if (kill_pid > 0 && part("failover"))
                 bench_failover(follower_dir, kill_pid);
         return 0;
 }

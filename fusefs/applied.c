@@ -26,6 +26,15 @@
 #include "fusefs/internal.h"
 #include "lib/log.h"
 
+static unsigned open_handles(FuseFs *fs, uint64_t ino) {
+        unsigned n = 0;
+        Handle *h;
+        list_foreach(h, &fs->handles, node)
+                if (h->ino == ino && !h->released)
+                        n++;
+        return n;
+}
+
 static void on_inode(FuseFs *fs, const TreeNotice *n, bool own) {
         KInode *k = kinode_get(fs, n->ino);
 
@@ -34,7 +43,10 @@ static void on_inode(FuseFs *fs, const TreeNotice *n, bool own) {
         uint32_t visible = TREE_CHANGE_DATA | TREE_CHANGE_ATTR | TREE_CHANGE_XATTR | TREE_CHANGE_ENTRIES;
         if (!(n->flags & visible))
                 return;         /* lock state only: nothing the kernel caches */
-        if (own && !(n->flags & TREE_CHANGE_DATA))
+        /* Our own write commit: the writer's handle is the only user here,
+         * and it never uses the page cache (direct_io). Invalidating would
+         * only cost the next open a GETATTR (behind a barrier). */
+        if (own && (!(n->flags & TREE_CHANGE_DATA) || open_handles(fs, n->ino) <= 1))
                 return;
         notifier_inval_inode(fs->notifier, n->ino, (n->flags & TREE_CHANGE_DATA) != 0);
 }

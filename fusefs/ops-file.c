@@ -301,6 +301,11 @@ static void handle_flush_next(FuseFs *fs, Handle *h) {
                 }
                 TreeCmd c;
                 _cleanup_free_ TreeExtent *ext = NULL;
+                /* The kernel already marks size and times stale after each
+                 * write (and O_TRUNC), so our own commit needs no
+                 * invalidation unless other handles here may have cached
+                 * pages (applied.c). */
+                op->own_notices = true;
                 int r = handle_build_cmd(h, &c, &ext);
                 if (r >= 0)
                         r = op_propose(op, &c);
