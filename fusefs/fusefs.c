@@ -382,6 +382,7 @@ FuseFs *fusefs_free(FuseFs *fs) {
         ops_abort_all(fs);
         locks_abort_all(fs);
         handles_abort_all(fs);
+        kinodes_abort_waiters(fs);
 
         if (fs->mounted && geteuid() == 0)
                 (void) umount2(fs->mountpoint, MNT_DETACH);

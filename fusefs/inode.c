@@ -70,6 +70,21 @@ int kinodes_init(FuseFs *fs) {
         return 0;
 }
 
+void kinodes_abort_waiters(FuseFs *fs) {
+        HashmapIter it = HASHMAP_ITER_INIT;
+        void *v;
+
+        if (!fs->inodes)
+                return;
+        /* Aborting a waiter does not change the map. */
+        while (hashmap_iterate(fs->inodes, &it, NULL, &v)) {
+                KInode *k = v;
+                Op *w, *tmp;
+                list_foreach_safe(w, tmp, &k->bg_waiters, wnode)
+                        op_abort(w, EIO);
+        }
+}
+
 void kinodes_free(FuseFs *fs) {
         if (!fs->inodes)
                 return;

@@ -292,6 +292,8 @@ void fs_timeout_arm(FuseFs *fs);
 /* ---- inode.c ---- */
 int kinodes_init(FuseFs *fs);
 void kinodes_free(FuseFs *fs);
+/* Answers the opens waiting for release-time commits (shutdown). */
+void kinodes_abort_waiters(FuseFs *fs);
 KInode *kinode_get(FuseFs *fs, uint64_t ino);
 void attr_to_stat(const TreeAttr *a, struct stat *st);
 /* Replies an entry for attr found as parent/name and takes a kernel reference. */

@@ -18,6 +18,7 @@ fusefs_libfusefs_a_SOURCES = \
 	fusefs/ops-xattr.c \
 	fusefs/wait.c
 fusefs_libfusefs_a_CPPFLAGS = $(FUSEFS_CPPFLAGS)
+EXTRA_DIST += fusefs/GLUE.md
 fusefs_libfusefs_a_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(SYSTEMD_CFLAGS)
 
 check_PROGRAMS += tests/unit/test-fusefs
