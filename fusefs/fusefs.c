@@ -12,11 +12,11 @@
  * handler either replies at once or parks an Op; nothing here ever blocks on
  * the cluster.
  *
- * Shutdown (fusefs_free): answer every parked request, detach the mount so
- * that no new path walk reaches us, then keep answering (with EIO) whatever
- * the kernel still sends until the notifier thread has stopped — it may be
- * inside an invalidation waiting for a directory lock that a request in the
- * kernel's queue holds — and only then close the session. */
+ * Shutdown (fusefs_free): answer every parked request, then keep answering
+ * (with EIO) whatever the kernel still sends until the notifier thread has
+ * stopped — it may be inside an invalidation waiting for a directory lock
+ * that a request in the kernel's queue holds — and only then unmount
+ * (lazily) and close the session. Handles stay valid until then. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,8 +88,6 @@ void fs_reply_err(FuseFs *fs, OpKind kind, fuse_req_t req, int err) {
 
 /* ---- libfuse's messages go through our log ---- */
 
-static bool libfuse_quiet;
-
 static void libfuse_log(enum fuse_log_level level, const char *fmt, va_list ap) {
         char line[512];
         int prio;
@@ -110,8 +108,6 @@ static void libfuse_log(enum fuse_log_level level, const char *fmt, va_list ap) 
                 prio = LOG_DEBUG;
                 break;
         }
-        if (libfuse_quiet)
-                prio = LOG_DEBUG;
         log_full(prio, "libfuse: %s", line);
 }
 
@@ -420,9 +416,6 @@ FuseFs *fusefs_free(FuseFs *fs) {
         handles_abort_all(fs);
         kinodes_abort_waiters(fs);
 
-        bool detached = false;
-        if (fs->mounted && geteuid() == 0)
-                detached = umount2(fs->mountpoint, MNT_DETACH) >= 0;
         if (fs->notifier) {
                 notifier_stop(fs->notifier);
                 shutdown_drain(fs);
@@ -434,12 +427,9 @@ FuseFs *fusefs_free(FuseFs *fs) {
         fs->barrier_defer = sd_event_source_disable_unref(fs->barrier_defer);
         fs->timeout_timer = sd_event_source_disable_unref(fs->timeout_timer);
         if (fs->se) {
-                /* Already detached, libfuse's own unmount would complain
-                 * that nothing is mounted (it also closes the fd and frees
-                 * its copy of the path, so it must run). */
-                libfuse_quiet = detached;
+                /* Lazy (as root): busy descriptors do not hold us up;
+                 * closes the fd, which fails what the kernel still has. */
                 fuse_session_unmount(fs->se);
-                libfuse_quiet = false;
                 fuse_session_destroy(fs->se);
         }
         handles_free_all(fs);
