@@ -432,6 +432,7 @@ static int parse_members(Parser *p, unsigned line, const ConfKey *k, const char 
         members_free(p->conf->members, p->conf->n_members);
         p->conf->members = TAKE_PTR(m);
         p->conf->n_members = n;
+        n = 0;
 finish:
         members_free(m, n);
         return r;

@@ -1,1 +1,20 @@
-# daemon/: rules for this folder (see the top-level Makefile.am).
+# daemon/: raftfsd, the node. libdaemon.a holds everything but main(), so
+# unit tests and raftfsctl (which shares conf.c and the control protocol
+# codec) link the same objects.
+noinst_LIBRARIES += daemon/libdaemon.a
+daemon_libdaemon_a_SOURCES = \
+	daemon/conf.c daemon/conf.h
+daemon_libdaemon_a_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+
+check_PROGRAMS += tests/unit/test-config
+TESTS += tests/unit/test-config
+tests_unit_test_config_SOURCES = tests/unit/test-config.c
+tests_unit_test_config_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_config_LDADD = daemon/libdaemon.a lib/libcommon.a $(CHECK_LIBS)
+
+check_PROGRAMS += tests/fuzz/fuzz-config
+TESTS += tests/fuzz/fuzz-config
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c
+tests_fuzz_fuzz_config_LDADD = daemon/libdaemon.a lib/libcommon.a $(FUZZ_LDADD)
+tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+EXTRA_DIST += tests/fuzz/corpus/fuzz-config
