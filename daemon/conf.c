@@ -40,7 +40,7 @@ const ConfKey conf_keys[] = {
         KEY("node", "name", CONF_TYPE_NAME, CONF_KEY_REQUIRED, NULL, 0, 0, node_name,
             "Name of this node: its identity in the cluster and in its TLS certificate."),
         KEY("node", "listen", CONF_TYPE_ADDRESS, CONF_KEY_REQUIRED, NULL, 0, 0, listen,
-            "HOST:PORT on which this node accepts mutual-TLS connections from its peers."),
+            "IP:PORT on which this node accepts mutual-TLS connections from its peers."),
         KEY("node", "data_dir", CONF_TYPE_PATH, 0, "/var/lib/raftfs", 0, 0, data_dir,
             "Directory holding the log segments, term/vote metadata and snapshots."),
         KEY("node", "mountpoint", CONF_TYPE_PATH, 0, "/mnt/raftfs", 0, 0, mountpoint,
@@ -53,7 +53,7 @@ const ConfKey conf_keys[] = {
 
         KEY("cluster", "initial_members", CONF_TYPE_MEMBERS, CONF_KEY_CONDITIONAL, NULL, 0, 0,
             members,
-            "Comma-separated NAME=HOST:PORT list of the voting members that bootstrap an "
+            "Comma-separated NAME=IP:PORT list of the voting members that bootstrap an "
             "empty data_dir; must include this node. Ignored once data_dir holds state, "
             "and when join = yes. Required unless join = yes."),
         KEY("cluster", "join", CONF_TYPE_BOOL, 0, "no", 0, 0, join,
@@ -235,31 +235,6 @@ bool conf_node_name_is_valid(const char *s) {
         return true;
 }
 
-/* RFC 1123 host name: dot-separated labels of letters, digits and inner
- * hyphens, each 1..63 bytes, 253 bytes in all. */
-static bool dns_name_is_valid(const char *s) {
-        size_t n = strlen(s), label = 0;
-
-        if (n == 0 || n > 253)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char) s[i];
-                if (c == '.') {
-                        if (label == 0 || s[i - 1] == '-')
-                                return false;
-                        label = 0;
-                        continue;
-                }
-                if (!isalnum(c) && c != '-')
-                        return false;
-                if (c == '-' && label == 0)
-                        return false;
-                if (++label > 63)
-                        return false;
-        }
-        return label > 0 && s[n - 1] != '-';
-}
-
 static bool all_digits_and_dots(const char *s) {
         for (; *s; s++)
                 if (!isdigit((unsigned char) *s) && *s != '.')
@@ -296,10 +271,9 @@ int conf_address_split(const char *s, char **ret_host, uint16_t *ret_port) {
                         return -ENOMEM;
                 if (strchr(host, ':'))  /* IPv6 needs brackets */
                         return -EINVAL;
-                if (all_digits_and_dots(host)) {
-                        if (inet_pton(AF_INET, host, addr) != 1)
-                                return -EINVAL;
-                } else if (!dns_name_is_valid(host))
+                /* Numeric only: the peer layer never resolves names, since a
+                 * lookup would block the event loop. */
+                if (!all_digits_and_dots(host) || inet_pton(AF_INET, host, addr) != 1)
                         return -EINVAL;
         }
         if (ret_host)
@@ -387,7 +361,7 @@ static int parse_members(Parser *p, unsigned line, const ConfKey *k, const char 
                 }
                 eq = strchr(item, '=');
                 if (!eq) {
-                        r = fail(p, line, "%s: '%s' is not NAME=HOST:PORT", k->name, item);
+                        r = fail(p, line, "%s: '%s' is not NAME=IP:PORT", k->name, item);
                         goto finish;
                 }
                 *eq = '\0';
@@ -402,7 +376,7 @@ static int parse_members(Parser *p, unsigned line, const ConfKey *k, const char 
                         goto finish;
                 }
                 if (!conf_address_is_valid(addr)) {
-                        r = fail(p, line, "%s: invalid address '%s' for %s (expected HOST:PORT)",
+                        r = fail(p, line, "%s: invalid address '%s' for %s (expected IP:PORT)",
                                  k->name, addr, name);
                         goto finish;
                 }
@@ -524,8 +498,8 @@ static int parse_value(Parser *p, unsigned line, const ConfKey *k, const char *v
                 return set_string(p, k, value);
         case CONF_TYPE_ADDRESS:
                 if (!conf_address_is_valid(value))
-                        return fail(p, line, "%s: invalid address '%s' (expected HOST:PORT, "
-                                    "IPv6 in brackets)", k->name, value);
+                        return fail(p, line, "%s: invalid address '%s' (expected IP:PORT, "
+                                    "IPv6 in brackets, no host names)", k->name, value);
                 return set_string(p, k, value);
         case CONF_TYPE_MEMBERS:
                 return parse_members(p, line, k, value);

@@ -19,8 +19,9 @@
  *   - Sizes: a decimal number with an optional K, M, G or T suffix (powers
  *     of 1024, case-insensitive). Durations: milliseconds, a plain number
  *     with an optional "ms" suffix. Booleans: yes/no, true/false, on/off, 1/0.
- *   - Node names: [a-z0-9][a-z0-9._-]{0,62}. Addresses: HOST:PORT with HOST
- *     an IPv4 address, a bracketed IPv6 address or a DNS name.
+ *   - Node names: [a-z0-9][a-z0-9._-]{0,62}. Addresses: IP:PORT with an IPv4
+ *     address or a bracketed IPv6 address; no host names (the peer layer
+ *     never resolves: a lookup would block the event loop).
  *   - Paths must be absolute. */
 #pragma once
 
@@ -44,7 +45,7 @@ typedef enum ConfConsistency {
 
 typedef struct ConfMember {
         char *name;
-        char *address;          /* HOST:PORT as written */
+        char *address;          /* IP:PORT as written */
 } ConfMember;
 
 typedef struct Conf {
@@ -52,7 +53,7 @@ typedef struct Conf {
 
         /* [node] */
         char *node_name;
-        char *listen;           /* HOST:PORT for peer connections */
+        char *listen;           /* IP:PORT for peer connections */
         char *data_dir;
         char *mountpoint;
         char *control_socket;
@@ -93,8 +94,8 @@ typedef enum ConfType {
         CONF_TYPE_PATH,         /* absolute path */
         CONF_TYPE_SOCKET_PATH,  /* absolute path that fits sockaddr_un */
         CONF_TYPE_NAME,         /* node name */
-        CONF_TYPE_ADDRESS,      /* HOST:PORT */
-        CONF_TYPE_MEMBERS,      /* NAME=HOST:PORT, ... */
+        CONF_TYPE_ADDRESS,      /* IP:PORT */
+        CONF_TYPE_MEMBERS,      /* NAME=IP:PORT, ... */
         CONF_TYPE_BOOL,
         CONF_TYPE_UINT,         /* plain count */
         CONF_TYPE_SIZE,         /* bytes, K/M/G/T suffixes */
@@ -161,7 +162,7 @@ const ConfMember *conf_member_find(const Conf *c, const char *name);
 bool conf_node_name_is_valid(const char *s);
 bool conf_address_is_valid(const char *s);
 
-/* Splits "HOST:PORT" (HOST may be "[v6]") into a malloc'd host without
+/* Splits "IP:PORT" (IP may be "[v6]") into a malloc'd host without
  * brackets and the port. 0, -EINVAL for a malformed address, -ENOMEM. */
 int conf_address_split(const char *s, char **ret_host, uint16_t *ret_port);
 

@@ -3,7 +3,9 @@
 # codec) link the same objects.
 noinst_LIBRARIES += daemon/libdaemon.a
 daemon_libdaemon_a_SOURCES = \
-	daemon/conf.c daemon/conf.h
+	daemon/conf.c daemon/conf.h \
+	daemon/control-proto.c daemon/control-proto.h \
+	daemon/metrics.c daemon/metrics.h
 daemon_libdaemon_a_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 
 check_PROGRAMS += tests/unit/test-config

@@ -210,6 +210,7 @@ static const BadCase bad_cases[] = {
         { "[node]\nlisten = -host:7001\n", "invalid address" },
         { "[node]\nlisten = ho_st:7001\n", "invalid address" },
         { "[node]\nlisten = a..b:7001\n", "invalid address" },
+        { "[node]\nlisten = node1.example.com:7001\n", "test.conf:2: listen: invalid address 'node1.example.com:7001' (expected IP:PORT, IPv6 in brackets, no host names)" },
         /* paths */
         { "[node]\ndata_dir = var/lib/raftfs\n", "test.conf:2: data_dir: 'var/lib/raftfs' is not an absolute path" },
         { "[node]\ncontrol_socket = /run/raftfs/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
@@ -218,7 +219,7 @@ static const BadCase bad_cases[] = {
         /* members */
         { "[cluster]\ninitial_members = n1=127.0.0.1:7001,\n", "test.conf:2: initial_members: empty entry in member list" },
         { "[cluster]\ninitial_members = ,n1=127.0.0.1:7001\n", "empty entry in member list" },
-        { "[cluster]\ninitial_members = n1\n", "initial_members: 'n1' is not NAME=HOST:PORT" },
+        { "[cluster]\ninitial_members = n1\n", "initial_members: 'n1' is not NAME=IP:PORT" },
         { "[cluster]\ninitial_members = N1=127.0.0.1:7001\n", "initial_members: invalid node name 'N1'" },
         { "[cluster]\ninitial_members = n1=127.0.0.1\n", "initial_members: invalid address '127.0.0.1' for n1" },
         { "[cluster]\ninitial_members = n1=127.0.0.1:7001, n1=127.0.0.1:7002\n", "member 'n1' listed twice" },
@@ -322,9 +323,9 @@ START_TEST(test_value_parsers) {
         ck_assert(conf_node_name_is_valid("0node-1.dc_2"));
         ck_assert(!conf_node_name_is_valid(""));
         ck_assert(!conf_node_name_is_valid(".a"));
-        ck_assert(conf_address_is_valid("node1.example.com:1"));
+        ck_assert(!conf_address_is_valid("node1.example.com:1"));      /* no host names */
+        ck_assert(conf_address_is_valid("10.0.0.1:1"));
         ck_assert(conf_address_is_valid("[fe80::1]:65535"));
-        ck_assert(!conf_address_is_valid("example.com.:1"));   /* no trailing dot */
 
         char *host = NULL;
         uint16_t port = 0;
