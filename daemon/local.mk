@@ -5,8 +5,16 @@ noinst_LIBRARIES += daemon/libdaemon.a
 daemon_libdaemon_a_SOURCES = \
 	daemon/conf.c daemon/conf.h \
 	daemon/control-proto.c daemon/control-proto.h \
-	daemon/metrics.c daemon/metrics.h
+	daemon/metrics.c daemon/metrics.h \
+	daemon/control.c daemon/control.h \
+	daemon/host.c daemon/host.h \
+	daemon/node.c daemon/node.h
 daemon_libdaemon_a_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+
+sbin_PROGRAMS += raftfsd
+raftfsd_SOURCES = daemon/main.c
+raftfsd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+raftfsd_LDADD = daemon/libdaemon.a lib/libcommon.a $(SYSTEMD_LIBS) $(PTHREAD_LIBS) -lm
 
 check_PROGRAMS += tests/unit/test-config
 TESTS += tests/unit/test-config
