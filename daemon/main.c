@@ -40,6 +40,7 @@ typedef struct Args {
         bool verbose;
         bool test_config;
         bool dump_config;
+        bool clean_mount;
 } Args;
 
 typedef struct Daemon {
@@ -72,6 +73,8 @@ static void help(void) {
                "  -t, --test-config   Check the configuration, report errors and exit\n"
                "      --dump-config   Print the effective configuration (defaults included)\n"
                "                      and exit\n"
+               "      --clean-mount   Detach a stale mount (left by a killed daemon) at the\n"
+               "                      configured mountpoint and exit (for ExecStopPost=)\n"
                "  -h, --help          Show this help and exit\n"
                "      --version       Show the version and exit\n"
                "\n"
@@ -83,13 +86,14 @@ static void help(void) {
 
 /* Returns 0 to run, 1 to exit successfully (help/version), or -EINVAL. */
 static int parse_args(int argc, char **argv, Args *args) {
-        enum { ARG_VERSION = 0x100, ARG_DUMP_CONFIG };
+        enum { ARG_VERSION = 0x100, ARG_DUMP_CONFIG, ARG_CLEAN_MOUNT };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "foreground", no_argument, NULL, 'f' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "test-config", no_argument, NULL, 't' },
                 { "dump-config", no_argument, NULL, ARG_DUMP_CONFIG },
+                { "clean-mount", no_argument, NULL, ARG_CLEAN_MOUNT },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
@@ -112,6 +116,9 @@ static int parse_args(int argc, char **argv, Args *args) {
                         break;
                 case ARG_DUMP_CONFIG:
                         args->dump_config = true;
+                        break;
+                case ARG_CLEAN_MOUNT:
+                        args->clean_mount = true;
                         break;
                 case 'h':
                         help();
@@ -375,6 +382,11 @@ int main(int argc, char **argv) {
                 conf_dump(d.conf, stdout);
                 conf_free(d.conf);
                 return EXIT_SUCCESS;
+        }
+        if (args.clean_mount) {
+                r = d.conf->mount ? host_prepare_mountpoint(d.conf->mountpoint) : 0;
+                conf_free(d.conf);
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
         if (!args.verbose)
                 log_set_max_level(log_level_from_string(d.conf->log_level));
