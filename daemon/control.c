@@ -722,24 +722,28 @@ int control_server_new(sd_event *e, Node *node, Metrics *metrics, const char *pa
         srv->path = strdup(path);
         g = getgrnam(CONTROL_GROUP);
         srv->group_gid = g ? g->gr_gid : (gid_t) -1;
+        if (!srv->path) {
+                control_server_free(srv);
+                return log_error_errno(-ENOMEM, "Out of memory.");
+        }
+        r = listen_socket(srv);         /* logs its errors */
+        if (r < 0) {
+                control_server_free(srv);
+                return r;
+        }
+        r = sd_event_add_io(e, &srv->io, srv->fd, EPOLLIN, accept_handler, srv);
+        if (r < 0) {
+                log_error_errno(r, "Failed to watch the control socket: %m");
+                control_server_free(srv);
+                return r;
+        }
+        /* Registered only on success: a registry holds each name once. */
         srv->m_requests = metrics_counter(metrics, "raftfs_control_requests_total", NULL,
                                           "Requests received on the control socket.");
         srv->m_denied = metrics_counter(metrics, "raftfs_control_denied_total", NULL,
                                         "Control requests refused for lack of privilege.");
         srv->m_connections = metrics_counter(metrics, "raftfs_control_connections_total", NULL,
                                              "Connections accepted on the control socket.");
-        if (!srv->path) {
-                control_server_free(srv);
-                return log_error_errno(-ENOMEM, "Out of memory.");
-        }
-        r = listen_socket(srv);
-        if (r >= 0)
-                r = sd_event_add_io(e, &srv->io, srv->fd, EPOLLIN, accept_handler, srv);
-        if (r < 0) {
-                log_error_errno(r, "Failed to set up the control socket: %m");
-                control_server_free(srv);
-                return r;
-        }
         log_debug("Control socket listening on %s.", path);
         *ret = srv;
         return 0;

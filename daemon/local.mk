@@ -28,3 +28,16 @@ tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c
 tests_fuzz_fuzz_config_LDADD = daemon/libdaemon.a lib/libcommon.a $(FUZZ_LDADD)
 tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 EXTRA_DIST += tests/fuzz/corpus/fuzz-config
+
+check_PROGRAMS += tests/unit/test-control
+TESTS += tests/unit/test-control
+tests_unit_test_control_SOURCES = tests/unit/test-control.c ctl/client.c ctl/client.h
+tests_unit_test_control_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_unit_test_control_LDADD = daemon/libdaemon.a lib/libcommon.a $(CHECK_LIBS) $(SYSTEMD_LIBS) -lm
+
+check_PROGRAMS += tests/fuzz/fuzz-control
+TESTS += tests/fuzz/fuzz-control
+tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz-control.c
+tests_fuzz_fuzz_control_LDADD = daemon/libdaemon.a lib/libcommon.a $(FUZZ_LDADD)
+tests_fuzz_fuzz_control_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+EXTRA_DIST += tests/fuzz/corpus/fuzz-control
