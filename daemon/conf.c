@@ -51,11 +51,12 @@ const ConfKey conf_keys[] = {
             "Least important message priority logged: debug, info, notice, warning, err, "
             "crit, alert or emerg (raftfsd -v forces debug)."),
 
-        KEY("cluster", "initial_members", CONF_TYPE_MEMBERS, CONF_KEY_CONDITIONAL, NULL, 0, 0,
+        KEY("cluster", "initial_members", CONF_TYPE_MEMBERS, CONF_KEY_REQUIRED, NULL, 0, 0,
             members,
             "Comma-separated NAME=IP:PORT list of the voting members that bootstrap an "
-            "empty data_dir; must include this node. Ignored once data_dir holds state, "
-            "and when join = yes. Required unless join = yes."),
+            "empty data_dir; must include this node (unless join = yes). Ignored once "
+            "data_dir holds state. With join = yes: current members that may contact "
+            "this node until it has received the cluster's configuration."),
         KEY("cluster", "join", CONF_TYPE_BOOL, 0, "no", 0, 0, join,
             "Start with an empty data_dir and wait to be added by 'raftfsctl member add' "
             "on a current member instead of bootstrapping."),
@@ -733,9 +734,6 @@ static int check_cluster(Parser *p) {
         const char *missing = NULL;
 
         if (!c->join) {
-                if (c->n_members == 0)
-                        return fail(p, 0, "missing key 'initial_members' in section [cluster] "
-                                    "(required unless join = yes)");
                 if (!conf_member_find(c, c->node_name))
                         return fail(p, key_line(p, "cluster", "initial_members"),
                                     "initial_members does not include this node ('%s')",

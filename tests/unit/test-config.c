@@ -153,9 +153,9 @@ END_TEST
 
 START_TEST(test_join) {
         Conf *c = parse_ok("[node]\nname = n4\nlisten = 10.0.0.4:7001\n"
-                           "[cluster]\njoin = yes\n" TLS);
+                           "[cluster]\njoin = yes\ninitial_members = n1=10.0.0.1:7001\n" TLS);
         ck_assert(c->join);
-        ck_assert_uint_eq(c->n_members, 0);
+        ck_assert_uint_eq(c->n_members, 1);     /* need not include this node */
         conf_free(c);
 }
 END_TEST
@@ -244,14 +244,14 @@ static const BadCase bad_cases[] = {
         /* missing keys */
         { "", "test.conf: missing required key 'name' in section [node]" },
         { "[node]\nname = n1\n", "test.conf: missing required key 'listen' in section [node]" },
-        { "[node]\nname = n1\nlisten = 127.0.0.1:7001\n", "missing key 'initial_members' in section [cluster] (required unless join = yes)" },
+        { "[node]\nname = n1\nlisten = 127.0.0.1:7001\n", "test.conf: missing required key 'initial_members' in section [cluster]" },
         { "[node]\nname = n1\nlisten = 127.0.0.1:7001\n[cluster]\ninitial_members = n2=127.0.0.1:7002\n",
           "test.conf:5: initial_members does not include this node ('n1')" },
         { "[node]\nname = n1\nlisten = 127.0.0.1:7001\n[cluster]\n"
           "initial_members = n1=127.0.0.1:7001, n2=127.0.0.1:7002\n",
           "test.conf: missing key 'ca' in section [tls] (required for a cluster of more than one member)" },
         { MIN3 "[tls]\nca = /a\ncert = /b\n", "test.conf: missing key 'key' in section [tls]" },
-        { "[node]\nname = n4\nlisten = 10.0.0.4:7001\n[cluster]\njoin = yes\n", "missing key 'ca' in section [tls]" },
+        { "[node]\nname = n4\nlisten = 10.0.0.4:7001\n[cluster]\njoin = yes\ninitial_members = n1=10.0.0.1:1\n", "missing key 'ca' in section [tls]" },
         /* relations */
         { MIN3 "[raft]\nheartbeat_ms = 600\n", "test.conf:7: election_timeout_ms (1000) must be at least twice heartbeat_ms (600)" },
         { MIN3 "[session]\njeopardy_margin_ms = 10000\n", "test.conf:7: jeopardy_margin_ms (10000) must be less than ttl_ms (10000)" },
