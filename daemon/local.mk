@@ -8,7 +8,11 @@ daemon_libdaemon_a_SOURCES = \
 	daemon/metrics.c daemon/metrics.h \
 	daemon/control.c daemon/control.h \
 	daemon/host.c daemon/host.h \
-	daemon/node.c daemon/node.h
+	daemon/node.h \
+	daemon/node-stub.c
+# The real node (daemon/node.c, node-ops.c, node-internal.h) replaces
+# node-stub.c once raft/, store/, tree/ and tls/ are merged.
+EXTRA_DIST += daemon/node.c daemon/node-ops.c daemon/node-internal.h
 daemon_libdaemon_a_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 
 sbin_PROGRAMS += raftfsd

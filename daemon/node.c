@@ -1,86 +1,42 @@
 #include "config.h"
 
-/* node.c — the Node object (see node.h).
+/* node.c — one cluster member: lifecycle, the raft driving loop,
+ * persistence, peer channels and the apply path (see node.h; operations,
+ * sessions and watches are in node-ops.c).
  *
- * STUB STAGE: this file implements the Node interface from configuration
- * alone, so that the daemon's loop, signals, sd_notify protocol, control
- * socket and raftfsctl can be built and tested before the raft core, store,
- * tree and TLS layers are wired in. What is real here: the metric set, the
- * subscription bookkeeping (watches, session watches, their limits),
- * deferred callbacks, the shutdown sequence's shape. What is not: there is
- * no replication; status shows role "none"; administrative operations fail
- * with EOPNOTSUPP. READY is reported as soon as the node started.
+ * The Node owns the raft core (raft/), the durable store (store/), the tree
+ * (tree/) and the TLS peer network (tls/), all on one sd-event loop:
  *
- * Invariants: every callback runs from its own sd-event defer source, never
- * inside the call that requested it, so callers may free themselves in a
- * callback only through their own deferred path (see control.c). */
+ *   peer frame / timer / proposal ──> raft ──> update:
+ *       writes    -> store (helper thread, group commit); the update's last
+ *                    write carries the update's sequence number as cookie
+ *       messages  -> TLS at once, or held until the store reports that
+ *                    sequence durable (votes and acks promise durable state)
+ *       committed -> tree_apply(), results to waiting operations, notices to
+ *                    watchers and the FUSE layer
+ *       reads     -> read barriers
+ *   store completion ──> raft_persisted(), held messages leave
+ *
+ * Node ids are derived from node names (a fixed hash), so every node can
+ * map a TLS-authenticated peer name to the id raft expects without any
+ * exchange, and the bootstrap configuration is identical everywhere.
+ *
+ * Invariants: no raft_*() call other than accessors happens between
+ * raft_update_get() and raft_update_done() (in_update guards this); user
+ * callbacks run only from the done_source defer handler, never nested in a
+ * call that drives raft. */
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
-#include "daemon/node.h"
-#include "lib/list.h"
+#include "daemon/node-internal.h"
+#include "lib/hashmap.h"
 #include "lib/log.h"
 #include "lib/macro.h"
-
-#define NODE_WATCHES_MAX 1024
-
-typedef enum WatchKind {
-        WATCH_CHANGES,
-        WATCH_SESSION,
-} WatchKind;
-
-struct NodeWatch {
-        ListNode link;
-        Node *node;
-        WatchKind kind;
-        char *path;
-        bool recursive;
-        NodeChangeFn change_fn;
-        NodeSessionFn session_fn;
-        void *userdata;
-        sd_event_source *initial;       /* session watch: first report */
-};
-
-struct NodeOp {
-        ListNode link;
-};
-
-typedef struct NodeMetrics {
-        Metric *proposals, *proposals_failed, *commit_latency, *fsync_latency;
-        Metric *term, *role[_CTL_ROLE_MAX], *commit_index, *applied_index, *last_index;
-        Metric *peers_connected, *voters, *learners, *sessions, *locks_held, *locks_waiting;
-        Metric *read_barriers, *read_barrier_latency, *leader_changes, *jeopardy, *uptime;
-} NodeMetrics;
-
-struct Node {
-        sd_event *event;
-        const Conf *conf;
-        Metrics *metrics;
-        NodeMetrics m;
-
-        NodeEventFn event_fn;
-        void *event_userdata;
-
-        List watches;
-        size_t n_watches;
-
-        uint64_t start_usec;
-        bool started, stopping;
-        CtlSession session;
-
-        sd_event_source *ready_source;
-        sd_event_source *stop_source;
-        NodeStoppedFn stopped_fn;
-        void *stopped_userdata;
-};
-
-static uint64_t now_usec(Node *n) {
-        uint64_t t = 0;
-        (void) sd_event_now(n->event, CLOCK_MONOTONIC, &t);
-        return t;
-}
 
 static void register_metrics(Node *n) {
         Metrics *m = n->metrics;
@@ -88,11 +44,11 @@ static void register_metrics(Node *n) {
 
         x->proposals = metrics_counter(m, "raftfs_proposals_total", NULL, "Commands proposed by this node.");
         x->proposals_failed = metrics_counter(m, "raftfs_proposals_failed_total", NULL,
-                                              "Proposals that failed (no leader, timeout, lost to a new term).");
+                                              "Proposals that failed (no quorum in time, session lost).");
         x->commit_latency = metrics_histogram_usec(m, "raftfs_commit_latency_seconds",
                                                    "Time from proposal to local apply of this node's commands.");
         x->fsync_latency = metrics_histogram_usec(m, "raftfs_fsync_latency_seconds",
-                                                  "Duration of the storage thread's log syncs.");
+                                                  "Time from submitting an update's writes to the store until durable.");
         x->term = metrics_gauge(m, "raftfs_term", NULL, "Current Raft term.");
         for (int r = 0; r < _CTL_ROLE_MAX; r++) {
                 char label[48];
@@ -100,116 +56,665 @@ static void register_metrics(Node *n) {
                 x->role[r] = metrics_gauge(m, "raftfs_role", label, "1 for the role this node has now.");
         }
         x->commit_index = metrics_gauge(m, "raftfs_commit_index", NULL, "Highest log index known committed.");
-        x->applied_index = metrics_gauge(m, "raftfs_applied_index", NULL, "Highest log index applied to the tree.");
+        x->applied_index = metrics_gauge(m, "raftfs_applied_index", NULL, "Highest log index applied.");
         x->last_index = metrics_gauge(m, "raftfs_last_index", NULL, "Highest log index stored.");
         x->peers_connected = metrics_gauge(m, "raftfs_peers_connected", NULL, "Peers with an authenticated TLS channel.");
         x->voters = metrics_gauge(m, "raftfs_voters", NULL, "Voting members in the configuration.");
         x->learners = metrics_gauge(m, "raftfs_learners", NULL, "Learners in the configuration.");
         x->sessions = metrics_gauge(m, "raftfs_sessions", NULL, "Open sessions in the cluster.");
-        x->locks_held = metrics_gauge(m, "raftfs_locks_held", NULL, "Lock holders in the cluster.");
-        x->locks_waiting = metrics_gauge(m, "raftfs_locks_waiting", NULL, "Queued lock waiters in the cluster.");
+        x->locks_held = metrics_gauge(m, "raftfs_locks", NULL, "Lock holders and waiters in the cluster.");
         x->read_barriers = metrics_counter(m, "raftfs_read_barriers_total", NULL, "Read barriers (ReadIndex) requested.");
         x->read_barrier_latency = metrics_histogram_usec(m, "raftfs_read_barrier_latency_seconds",
                                                          "Time a linearizable read waited for its barrier.");
         x->leader_changes = metrics_counter(m, "raftfs_leader_changes_total", NULL, "Times the known leader changed.");
         x->jeopardy = metrics_counter(m, "raftfs_session_jeopardy_total", NULL,
                                       "Times this node's session went into jeopardy.");
-        x->uptime = metrics_gauge(m, "raftfs_uptime_seconds", NULL, "Seconds since the daemon started.");
+        x->snapshots = metrics_counter(m, "raftfs_snapshots_total", NULL, "Snapshots written by this node.");
+        x->messages_sent = metrics_counter(m, "raftfs_messages_sent_total", NULL, "Raft messages sent to peers.");
+        x->messages_received = metrics_counter(m, "raftfs_messages_received_total", NULL,
+                                               "Raft messages received from peers.");
+        x->uptime = metrics_gauge(m, "raftfs_uptime_seconds", NULL, "Seconds since the node started.");
 }
+
+/* ---- small helpers ----------------------------------------------------- */
+
+uint64_t node_now(Node *n) {
+        uint64_t t = 0;
+        (void) sd_event_now(n->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+uint64_t node_realtime(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+uint64_t node_id_from_name(const char *name) {
+        uint64_t id = hash_bytes(name, strlen(name));
+        return id ? id : 1;
+}
+
+const RaftServer *node_server_by_name(Node *n, const char *name) {
+        const RaftConfig *c = n->raft ? raft_config(n->raft) : NULL;
+
+        for (size_t i = 0; c && i < c->n; i++)
+                if (strcmp(c->servers[i].name, name) == 0)
+                        return &c->servers[i];
+        return NULL;
+}
+
+const char *node_name_by_id(Node *n, uint64_t id) {
+        const RaftServer *s = n->raft ? raft_config_find(raft_config(n->raft), id) : NULL;
+        return s ? s->name : NULL;
+}
+
+void node_emit(Node *n, NodeEvent event) {
+        if (n->event_fn)
+                n->event_fn(n, event, n->event_userdata);
+}
+
+void node_fatal(Node *n, int r, const char *what) {
+        if (n->fatal)
+                return;
+        n->fatal = true;
+        log_error_errno(r, "%s: %m. The node cannot continue.", what);
+        node_emit(n, NODE_EVENT_FATAL);
+}
+
+/* ---- peers ------------------------------------------------------------- */
+
+static void send_message(Node *n, uint64_t to, const uint8_t *data, size_t len) {
+        const char *name = node_name_by_id(n, to);
+        int r;
+
+        if (!n->net || !name)
+                return;
+        r = tls_net_send(n->net, name, NODE_FRAME_RAFT, data, len);
+        if (r >= 0)
+                metric_inc(n->m.messages_sent);
+        else if (r != -ENOTCONN && r != -ENOBUFS)
+                log_debug_errno(r, "Failed to send to %s: %m", name);
+        /* Raft tolerates lost messages: retransmission is its business. */
+}
+
+/* The members the TLS layer accepts and dials: the raft configuration, or,
+ * on a node still waiting to join, the members named in the config file
+ * (accepted, never dialed). */
+static void update_peers(Node *n) {
+        const RaftConfig *c = raft_config(n->raft);
+        TlsPeerInfo peers[RAFT_MAX_SERVERS + CONF_MEMBERS_MAX];
+        size_t k = 0;
+        int r;
+
+        if (!n->net)
+                return;
+        for (size_t i = 0; i < c->n; i++)
+                peers[k++] = (TlsPeerInfo) { c->servers[i].name, c->servers[i].address };
+        if (c->n == 0)
+                for (size_t i = 0; i < n->conf->n_members; i++)
+                        peers[k++] = (TlsPeerInfo) { n->conf->members[i].name, NULL };
+        r = tls_net_set_peers(n->net, peers, k);
+        if (r < 0)
+                log_warning_errno(r, "Failed to update the peer list, ignoring: %m");
+}
+
+static void on_frame(TlsNet *net, const char *peer, uint8_t type, const void *data, size_t len, void *userdata) {
+        Node *n = userdata;
+        int r;
+
+        if (type != NODE_FRAME_RAFT || !n->raft) {
+                log_debug("Ignoring frame of type %u from %s.", type, peer);
+                return;
+        }
+        metric_inc(n->m.messages_received);
+        r = raft_receive(n->raft, node_now(n), node_id_from_name(peer), data, len);
+        if (r < 0 && r != -ENOMEM)
+                log_debug_errno(r, "Dropped a bad raft message from %s: %m", peer);
+        node_drive(n);
+}
+
+static void on_peer_up(TlsNet *net, const char *peer, void *userdata) {
+        log_info("Peer %s connected.", peer);
+}
+
+static void on_peer_down(TlsNet *net, const char *peer, int error, const char *detail, void *userdata) {
+        Node *n = userdata;
+
+        log_info("Peer %s disconnected: %s.", peer, detail ? detail : "closed");
+        if (!n->raft)
+                return;
+        /* Fast failover: a follower whose leader vanished campaigns after a
+         * short random delay instead of a whole election timeout. */
+        raft_peer_unreachable(n->raft, node_now(n), node_id_from_name(peer));
+        node_drive(n);
+}
+
+static void on_refused(TlsNet *net, const char *address, const char *peer, TlsRefuseReason reason,
+                       const char *detail, void *userdata) {
+        static uint64_t last_usec;
+        Node *n = userdata;
+        uint64_t now = node_now(n);
+
+        /* Rate limited: a misconfigured peer redials several times a second. */
+        if (last_usec && now - last_usec < 10 * USEC_PER_SEC)
+                return;
+        last_usec = now;
+        log_warning("Refused connection %s %s%s: %s (%s).", address, peer ? "from " : "", peer ? peer : "",
+                    tls_refuse_reason_to_string(reason), detail ? detail : "");
+}
+
+static int setup_tls(Node *n) {
+        static const TlsNetCallbacks callbacks = {
+                .on_frame = on_frame,
+                .on_peer_up = on_peer_up,
+                .on_peer_down = on_peer_down,
+                .on_refused = on_refused,
+        };
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (!n->conf->tls_ca) {
+                log_info("No [tls] section: running without peers (single-member cluster).");
+                return 0;
+        }
+        n->tls_ctx = tls_context_new(n->conf->tls_ca, n->conf->tls_cert, n->conf->tls_key, &error);
+        if (!n->tls_ctx)
+                return log_error_errno(-EINVAL, "%s", error ? error : "Failed to load TLS material");
+        if (!tls_context_cert_has_name(n->tls_ctx, n->conf->node_name))
+                return log_error_errno(-EINVAL, "Certificate '%s' does not carry the node name '%s' "
+                                       "(subject CN or DNS subjectAltName).", n->conf->tls_cert,
+                                       n->conf->node_name);
+        r = tls_net_new(n->event, n->tls_ctx, n->conf->node_name, &callbacks, NULL, n, &n->net);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the peer network: %m");
+        r = tls_net_listen(n->net, n->conf->listen);
+        if (r < 0)
+                return log_error_errno(r, "Failed to listen on %s: %m", n->conf->listen);
+        return 0;
+}
+
+/* ---- persistence ------------------------------------------------------- */
+
+static void release_held(Node *n) {
+        HeldMessage *h, *tmp;
+
+        list_foreach_safe(h, tmp, &n->held, link) {
+                if (h->seq > n->durable_seq)
+                        break;
+                send_message(n, h->to, h->data, h->len);
+                list_remove(&h->link);
+                free(h);
+        }
+}
+
+static void hold_message(Node *n, uint64_t seq, const RaftOutMessage *m) {
+        HeldMessage *h = malloc(sizeof(HeldMessage) + m->len);
+
+        if (!h)
+                return;         /* dropped: raft retransmits */
+        h->seq = seq;
+        h->to = m->to;
+        h->len = m->len;
+        memcpy(h->data, m->data, m->len);
+        list_append(&n->held, &h->link);
+}
+
+static void store_completion(Store *s, const StoreCompletion *c, void *userdata) {
+        Node *n = userdata;
+        uint64_t now = node_now(n), seq = c->cookie & ~NODE_COOKIE_COMPACT;
+
+        switch (c->type) {
+        case STORE_COMPLETION_ENTRIES:
+                if (n->raft)
+                        raft_persisted(n->raft, now, c->index, c->term);
+                break;
+        case STORE_COMPLETION_HARD_STATE:
+                break;
+        case STORE_COMPLETION_SNAPSHOT:
+                if (c->cookie & NODE_COOKIE_COMPACT) {
+                        uint64_t first = c->index + 1 > NODE_COMPACT_KEEP ? c->index + 1 - NODE_COMPACT_KEEP : 1;
+                        int r = raft_compact(n->raft, c->index, c->term, MAX(first, store_first_index(s)));
+                        if (r < 0)
+                                log_warning_errno(r, "Failed to compact the log at %llu, ignoring: %m",
+                                                  (unsigned long long) c->index);
+                        n->compacting = false;
+                        metric_inc(n->m.snapshots);
+                        n->snap_reader = store_snapshot_reader_free(n->snap_reader);
+                        seq = 0;
+                } else if (n->raft)
+                        raft_persisted(n->raft, now, c->index, c->term);
+                break;
+        case STORE_COMPLETION_FAILED:
+                node_fatal(n, c->error, "Storage failed");
+                return;
+        }
+        if (seq > n->durable_seq) {
+                uint64_t t = n->persist_submit_usec[seq % ELEMENTSOF(n->persist_submit_usec)];
+                if (t && now >= t)
+                        metric_observe_usec(n->m.fsync_latency, now - t);
+                n->durable_seq = seq;
+                release_held(n);
+        }
+        node_drive(n);
+}
+
+/* Installs a completely received snapshot: the tree is replaced and the
+ * store told to keep it (which drops the log). */
+static int install_snapshot(Node *n, const RaftSnapshotMeta *meta, uint64_t cookie) {
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t len = 0;
+        Tree *t = NULL;
+        int r;
+
+        if (n->incoming_index != meta->index || n->incoming_term != meta->term)
+                return -EBADMSG;
+        data = buf_steal(&n->incoming_snapshot, &len);
+        r = tree_snapshot_load(data, len, &t);
+        if (r < 0)
+                return r;
+        r = store_save_snapshot(n->store, meta, data, len, cookie);
+        if (r < 0) {
+                tree_free(t);
+                return r;
+        }
+        TAKE_PTR(data);
+        tree_free(n->tree);
+        n->tree = t;
+        log_info("Installed snapshot at index %llu (term %llu) from the leader.",
+                 (unsigned long long) meta->index, (unsigned long long) meta->term);
+        return 0;
+}
+
+static void receive_chunks(Node *n, const RaftUpdate *u) {
+        for (size_t i = 0; i < u->n_chunks; i++) {
+                const RaftSnapshotChunk *ch = &u->chunks[i];
+
+                if (ch->offset == 0) {
+                        buf_clear(&n->incoming_snapshot);
+                        n->incoming_index = ch->index;
+                        n->incoming_term = ch->term;
+                }
+                if (ch->index != n->incoming_index || ch->term != n->incoming_term ||
+                    ch->offset != n->incoming_snapshot.len) {
+                        log_debug("Ignoring an out-of-order snapshot chunk.");
+                        continue;
+                }
+                if (buf_append(&n->incoming_snapshot, ch->data, ch->len) < 0)
+                        node_fatal(n, -ENOMEM, "Receiving a snapshot");
+        }
+}
+
+/* Submits the update's writes; the last one carries `seq` as cookie. */
+static int persist_update(Node *n, const RaftUpdate *u, uint64_t seq) {
+        bool has_entries = u->n_entries > 0, has_hs = u->hard_state_changed;
+        int r = 0;
+
+        receive_chunks(n, u);
+        if (u->snapshot)
+                r = install_snapshot(n, u->snapshot, !has_entries && !has_hs ? seq : 0);
+        if (r >= 0 && has_entries)
+                r = store_append(n->store, u->entries, u->n_entries, !has_hs ? seq : 0);
+        if (r >= 0 && has_hs)
+                r = store_save_hard_state(n->store, &u->hard_state, seq);
+        if (r >= 0)
+                n->persist_submit_usec[seq % ELEMENTSOF(n->persist_submit_usec)] = node_now(n);
+        return r;
+}
+
+/* ---- apply ------------------------------------------------------------- */
+
+static int apply_entries(Node *n, const RaftEntry *entries, size_t count) {
+        for (size_t i = 0; i < count; i++) {
+                const RaftEntry *e = &entries[i];
+                TreeResult res = {};
+                int r;
+
+                if (e->type != RAFT_ENTRY_NORMAL)
+                        continue;
+                r = tree_apply(n->tree, e->index, e->data, e->len, &res, &n->notices);
+                if (r < 0)
+                        return r;       /* -ENOMEM: the tree may be half-changed */
+                node_ops_apply_result(n, e, &res);
+                if (n->notices.n > 0) {
+                        node_ops_notices(n, e->index, n->notices.items, n->notices.n);
+                        if (n->notice_fn)
+                                n->notice_fn(e->index, n->notices.items, n->notices.n, n->notice_userdata);
+                        tree_notices_clear(&n->notices);
+                }
+        }
+        return 0;
+}
+
+/* ---- the driving loop -------------------------------------------------- */
+
+static void process_update(Node *n) {
+        RaftUpdate u;
+        uint64_t seq = 0;
+        int r = 0;
+
+        raft_update_get(n->raft, &u);
+        n->in_update = true;
+        if (u.hard_state_changed || u.n_entries > 0 || u.snapshot)
+                seq = ++n->persist_seq;
+        if (seq || u.n_chunks)
+                r = persist_update(n, &u, seq);
+        if (r < 0)
+                node_fatal(n, r, "Failed to submit writes to the store");
+
+        for (size_t i = 0; i < u.n_messages; i++) {
+                const RaftOutMessage *m = &u.messages[i];
+                if (m->after_persist && seq > n->durable_seq)
+                        hold_message(n, seq, m);
+                else
+                        send_message(n, m->to, m->data, m->len);
+        }
+        r = apply_entries(n, u.committed, u.n_committed);
+        if (r < 0)
+                node_fatal(n, r, "Failed to apply a committed entry");
+        for (size_t i = 0; i < u.n_reads; i++)
+                node_ops_read_result(n, &u.reads[i]);
+        for (size_t i = 0; i < u.n_events; i++)
+                node_ops_event(n, &u.events[i]);
+        raft_update_done(n->raft);
+        n->in_update = false;
+
+        for (size_t i = 0; i < u.n_events; i++)
+                if (u.events[i].type == RAFT_EVENT_CONFIG)
+                        update_peers(n);
+}
+
+static void arm_raft_timer(Node *n) {
+        uint64_t deadline = raft_next_deadline(n->raft);
+
+        if (deadline == USEC_INFINITY) {
+                (void) sd_event_source_set_enabled(n->raft_timer, SD_EVENT_OFF);
+                return;
+        }
+        (void) sd_event_source_set_time(n->raft_timer, deadline);
+        (void) sd_event_source_set_enabled(n->raft_timer, SD_EVENT_ONESHOT);
+}
+
+void node_drive(Node *n) {
+        if (!n->raft || n->in_update || n->fatal)
+                return;
+        while (raft_has_update(n->raft) && !n->fatal)
+                process_update(n);
+        arm_raft_timer(n);
+        node_ops_deliver(n);
+}
+
+static int raft_timer_handler(sd_event_source *s, uint64_t usec, void *userdata) {
+        Node *n = userdata;
+
+        raft_tick(n->raft, node_now(n));
+        node_drive(n);
+        return 0;
+}
+
+static int housekeeping_handler(sd_event_source *s, uint64_t usec, void *userdata) {
+        Node *n = userdata;
+
+        node_housekeeping(n);
+        node_drive(n);
+        (void) sd_event_source_set_time(s, usec + n->conf->heartbeat_ms * USEC_PER_MSEC);
+        return 0;
+}
+
+/* ---- raft sources ------------------------------------------------------ */
+
+static int snapshot_read(void *userdata, uint64_t index, uint64_t term, uint64_t offset, void *buf,
+                         size_t max_len, size_t *ret_len, uint64_t *ret_total) {
+        Node *n = userdata;
+        const RaftSnapshotMeta *meta;
+        int r;
+
+        if (n->snap_reader) {
+                meta = store_snapshot_reader_meta(n->snap_reader);
+                if (meta->index != index || meta->term != term)
+                        n->snap_reader = store_snapshot_reader_free(n->snap_reader);
+        }
+        if (!n->snap_reader) {
+                r = store_snapshot_open(n->store, &n->snap_reader);
+                if (r < 0)
+                        return r;
+                meta = store_snapshot_reader_meta(n->snap_reader);
+                if (meta->index != index || meta->term != term) {
+                        n->snap_reader = store_snapshot_reader_free(n->snap_reader);
+                        return -ENOENT;
+                }
+        }
+        r = store_snapshot_reader_read(n->snap_reader, offset, buf, max_len, ret_len);
+        if (r < 0)
+                return r;
+        *ret_total = store_snapshot_reader_size(n->snap_reader);
+        return 0;
+}
+
+static void raft_trace(void *userdata, const char *line) {
+        log_debug("raft: %s", line);
+}
+
+/* ---- start ------------------------------------------------------------- */
+
+/* Writes entry 1 (the initial configuration) into an empty data_dir and
+ * waits until it is durable, so that raft starts from a durable log. */
+static int bootstrap(Node *n) {
+        RaftConfig c = RAFT_CONFIG_INIT;
+        RaftEntry e = {};
+        RaftHardState hs;
+        int r;
+
+        for (size_t i = 0; i < n->conf->n_members; i++) {
+                r = raft_config_add(&c, node_id_from_name(n->conf->members[i].name), n->conf->members[i].name,
+                                    n->conf->members[i].address, RAFT_VOTER);
+                if (r < 0) {
+                        raft_config_done(&c);
+                        return log_error_errno(r, "Invalid initial member %s: %m", n->conf->members[i].name);
+                }
+        }
+        r = raft_bootstrap(&c, &e, &hs);
+        raft_config_done(&c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the bootstrap entry: %m");
+        r = store_append(n->store, &e, 1, 0);
+        raft_entry_done(&e);
+        if (r >= 0)
+                r = store_save_hard_state(n->store, &hs, 0);
+        while (r >= 0 && store_durable_index(n->store) < 1 && !store_is_failed(n->store)) {
+                struct pollfd p = { .fd = store_get_fd(n->store), .events = POLLIN };
+                if (poll(&p, 1, 10000) <= 0)
+                        r = -ETIMEDOUT;
+                else
+                        (void) store_dispatch_completions(n->store);
+        }
+        if (r >= 0 && store_is_failed(n->store))
+                r = store_failed_error(n->store);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the bootstrap entry: %m");
+        log_notice("Bootstrapped a new cluster with %zu member%s.", n->conf->n_members,
+                   n->conf->n_members == 1 ? "" : "s");
+        return 0;
+}
+
+static int open_store(Node *n) {
+        StoreError err = { .offset = UINT64_MAX };
+        int r;
+
+        r = store_open(n->conf->data_dir, NULL, &n->store, &err);
+        if (r < 0) {
+                if (err.message)
+                        log_error("%s", err.message);
+                if (r == -EUCLEAN)
+                        log_error("Refusing to serve possibly wrong data. Restore data_dir from a healthy "
+                                  "member (remove it and re-add the node) after investigating.");
+                else if (r == -EBUSY)
+                        log_error("Another process uses %s.", n->conf->data_dir);
+                store_error_done(&err);
+                return log_error_errno(r, "Failed to open data directory '%s': %m", n->conf->data_dir);
+        }
+        store_set_completion_handler(n->store, store_completion, n);
+        r = store_attach_event(n->store, n->event, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the store: %m");
+        if (store_last_index(n->store) == 0 && !store_snapshot_meta(n->store)) {
+                if (n->conf->join) {
+                        log_notice("Empty data directory and join = yes: waiting to be added to the cluster.");
+                        return 0;
+                }
+                return bootstrap(n);
+        }
+        return 0;
+}
+
+static int load_tree(Node *n) {
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t len = 0;
+        int r;
+
+        if (!store_snapshot_meta(n->store)) {
+                n->tree = tree_new(NULL);
+                return n->tree ? 0 : log_error_errno(-ENOMEM, "Out of memory.");
+        }
+        r = store_snapshot_load(n->store, &data, &len);
+        if (r >= 0)
+                r = tree_snapshot_load(data, len, &n->tree);
+        if (r < 0)
+                return log_error_errno(r, "Failed to restore the tree from the snapshot: %m");
+        return 0;
+}
+
+static int start_raft(Node *n) {
+        RaftOptions o;
+        RaftStartState st;
+        int r;
+
+        raft_options_init(&o);
+        o.id = n->self_id;
+        if (getrandom(&o.seed, sizeof(o.seed), 0) != sizeof(o.seed))
+                o.seed = node_realtime() ^ n->self_id;
+        o.heartbeat_usec = n->conf->heartbeat_ms * USEC_PER_MSEC;
+        o.election_timeout_usec = n->conf->election_timeout_ms * USEC_PER_MSEC;
+        o.max_entry_bytes = MAX(o.max_entry_bytes, (size_t) n->conf->max_file_size + 64 * 1024);
+        o.entries = store_entry_source(n->store);
+        o.snapshot = (RaftSnapshotSource) { .userdata = n, .read = snapshot_read };
+        if (log_get_max_level() >= LOG_DEBUG) {
+                o.trace = raft_trace;
+                o.trace_userdata = n;
+        }
+        r = raft_new(&o, &n->raft);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the raft core: %m");
+        st = (RaftStartState) {
+                .hard_state = *store_hard_state(n->store),
+                .snapshot = store_snapshot_meta(n->store),
+                .first_index = store_first_index(n->store),
+                .last_index = store_last_index(n->store),
+        };
+        r = raft_start(n->raft, node_now(n), &st);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start raft from %s: %m", n->conf->data_dir);
+        return 0;
+}
+
+int node_start(Node *n) {
+        uint64_t now;
+        int r;
+
+        assert(!n->started);
+        n->start_usec = node_now(n);
+        r = open_store(n);
+        if (r >= 0)
+                r = load_tree(n);
+        if (r >= 0)
+                r = setup_tls(n);
+        if (r >= 0)
+                r = start_raft(n);
+        if (r < 0)
+                return r;
+        update_peers(n);
+
+        now = node_now(n);
+        r = sd_event_add_time(n->event, &n->raft_timer, CLOCK_MONOTONIC, now, 0, raft_timer_handler, n);
+        if (r >= 0)
+                r = sd_event_add_time(n->event, &n->housekeeping_timer, CLOCK_MONOTONIC,
+                                      now + n->conf->heartbeat_ms * USEC_PER_MSEC, 0, housekeeping_handler, n);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(n->housekeeping_timer, SD_EVENT_ON);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm the node's timers: %m");
+        n->started = true;
+        log_info("Node %s started: term %llu, log %llu..%llu, applied %llu.", n->conf->node_name,
+                 (unsigned long long) raft_term(n->raft), (unsigned long long) store_first_index(n->store),
+                 (unsigned long long) store_last_index(n->store), (unsigned long long) tree_applied_index(n->tree));
+        node_drive(n);
+        return 0;
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
 
 int node_new(sd_event *e, const Conf *conf, Metrics *metrics, Node **ret) {
         Node *n;
 
-        assert(e);
-        assert(conf);
-        assert(metrics);
-        assert(ret);
-
+        assert(e && conf && metrics && ret);
         n = calloc(1, sizeof(Node));
         if (!n)
                 return -ENOMEM;
         n->event = sd_event_ref(e);
         n->conf = conf;
         n->metrics = metrics;
+        n->self_id = node_id_from_name(conf->node_name);
+        n->next_request = 1;
+        list_init(&n->ops);
+        list_init(&n->done_ops);
         list_init(&n->watches);
+        list_init(&n->held);
         register_metrics(n);
         *ret = n;
         return 0;
 }
 
-static void watch_free(NodeWatch *w) {
-        list_remove(&w->link);
-        sd_event_source_disable_unref(w->initial);
-        free(w->path);
-        free(w);
-}
-
 Node *node_free(Node *n) {
-        NodeWatch *w, *tmp;
+        HeldMessage *h, *tmp;
+        NodeWatch *w, *wtmp;
 
         if (!n)
                 return NULL;
-        list_foreach_safe(w, tmp, &n->watches, link)
-                watch_free(w);
-        sd_event_source_disable_unref(n->ready_source);
+        node_ops_cancel_all(n);
+        list_foreach_safe(w, wtmp, &n->watches, link)
+                node_watch_remove(n, w);
+        list_foreach_safe(h, tmp, &n->held, link) {
+                list_remove(&h->link);
+                free(h);
+        }
+        sd_event_source_disable_unref(n->raft_timer);
+        sd_event_source_disable_unref(n->housekeeping_timer);
+        sd_event_source_disable_unref(n->done_source);
         sd_event_source_disable_unref(n->stop_source);
+        tls_net_free(n->net);
+        tls_context_unref(n->tls_ctx);
+        store_snapshot_reader_free(n->snap_reader);
+        store_free(n->store);           /* waits for queued writes */
+        raft_free(n->raft);
+        tree_free(n->tree);
+        tree_notices_done(&n->notices);
+        buf_done(&n->incoming_snapshot);
         sd_event_unref(n->event);
         return mfree(n);
 }
 
-static int ready_handler(sd_event_source *s, void *userdata) {
-        Node *n = userdata;
-
-        n->ready_source = sd_event_source_disable_unref(n->ready_source);
-        if (n->event_fn)
-                n->event_fn(n, NODE_EVENT_READY, n->event_userdata);
-        return 0;
-}
-
-int node_start(Node *n) {
+int node_reload(Node *n) {
+        _cleanup_free_ char *error = NULL;
         int r;
 
-        assert(!n->started);
-        n->start_usec = now_usec(n);
-        n->started = true;
-        log_warning("This build has no replication yet (stub node): serving status only.");
-        r = sd_event_add_defer(n->event, &n->ready_source, ready_handler, n);
+        if (!n->tls_ctx) {
+                log_info("No TLS configured, nothing to reload.");
+                return 0;
+        }
+        r = tls_context_reload(n->tls_ctx, &error);
         if (r < 0)
-                return log_error_errno(r, "Failed to queue the ready event: %m");
-        return 0;
-}
-
-static void notify_session(Node *n) {
-        NodeWatch *w;
-
-        list_foreach(w, &n->watches, link)
-                if (w->kind == WATCH_SESSION && !w->initial)
-                        w->session_fn(&n->session, w->userdata);
-}
-
-static int stop_handler(sd_event_source *s, void *userdata) {
-        Node *n = userdata;
-
-        n->stop_source = sd_event_source_disable_unref(n->stop_source);
-        if (n->stopped_fn)
-                n->stopped_fn(n, n->stopped_userdata);
-        return 0;
-}
-
-void node_stop(Node *n, NodeStoppedFn done, void *userdata) {
-        if (n->stopping)
-                return;
-        n->stopping = true;
-        n->stopped_fn = done;
-        n->stopped_userdata = userdata;
-        n->session = (CtlSession) { .state = CTL_SESSION_STOPPING, .id = n->session.id };
-        notify_session(n);
-        if (sd_event_add_defer(n->event, &n->stop_source, stop_handler, n) < 0 && done)
-                done(n, userdata);      /* cannot defer: finish at once */
-}
-
-int node_reload(Node *n) {
-        log_info("Nothing to reload: TLS is not wired into this build yet.");
+                return log_warning_errno(r, "%s", error ? error : "TLS reload failed");
+        log_info("Reloaded TLS certificates; new connections use them.");
         return 0;
 }
 
@@ -218,48 +723,132 @@ void node_set_event_handler(Node *n, NodeEventFn fn, void *userdata) {
         n->event_userdata = userdata;
 }
 
+void node_set_notice_handler(Node *n, NodeNoticeFn fn, void *userdata) {
+        n->notice_fn = fn;
+        n->notice_userdata = userdata;
+}
+
+const Tree *node_tree(Node *n) {
+        return n->tree;
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+static uint8_t ctl_role(Node *n) {
+        const RaftServer *self;
+
+        if (!n->raft)
+                return CTL_ROLE_NONE;
+        switch (raft_role(n->raft)) {
+        case RAFT_LEADER:
+                return CTL_ROLE_LEADER;
+        case RAFT_CANDIDATE:
+        case RAFT_PRE_CANDIDATE:
+                return CTL_ROLE_CANDIDATE;
+        default:
+                self = raft_config_find(raft_config(n->raft), n->self_id);
+                if (!self)
+                        return CTL_ROLE_NONE;
+                return self->role == RAFT_LEARNER ? CTL_ROLE_LEARNER : CTL_ROLE_FOLLOWER;
+        }
+}
+
+bool node_has_quorum(Node *n) {
+        uint64_t contact, now = node_now(n);
+
+        if (!n->raft)
+                return false;
+        contact = raft_quorum_contact(n->raft);
+        return contact > 0 && now - contact <= n->conf->election_timeout_ms * USEC_PER_MSEC;
+}
+
+uint64_t node_session_id(Node *n) {
+        return n->session.state == CTL_SESSION_OK ? n->session.id : 0;
+}
+
 void node_get_session(Node *n, CtlSession *ret) {
+        node_refresh_session(n);
         *ret = n->session;
 }
 
 void node_get_status(Node *n, CtlStatus *ret) {
+        const RaftConfig *c = n->raft ? raft_config(n->raft) : NULL;
+        const char *leader = n->raft ? node_name_by_id(n, raft_leader(n->raft)) : NULL;
+        size_t voters = c ? raft_config_voters(c) : 0;
+
+        node_refresh_session(n);
         *ret = (CtlStatus) {
                 .node = n->conf->node_name,
                 .version = (char *) PACKAGE_VERSION,
-                .role = CTL_ROLE_NONE,
-                .leader = (char *) "",
-                .voters = (uint32_t) n->conf->n_members,
-                .ready = n->started && !n->ready_source,
+                .role = ctl_role(n),
+                .term = n->raft ? raft_term(n->raft) : 0,
+                .leader = (char *) (leader ? leader : ""),
+                .commit = n->raft ? raft_commit_index(n->raft) : 0,
+                .applied = n->raft ? raft_applied_index(n->raft) : 0,
+                .last_index = n->raft ? raft_last_index(n->raft) : 0,
+                .voters = (uint32_t) voters,
+                .learners = (uint32_t) (c ? c->n - voters : 0),
+                .quorum = node_has_quorum(n),
+                .ready = n->ready,
                 .session = n->session,
                 .session_ttl_ms = n->conf->session_ttl_ms,
-                .uptime_ms = n->started ? (now_usec(n) - n->start_usec) / USEC_PER_MSEC : 0,
+                .uptime_ms = n->started ? (node_now(n) - n->start_usec) / USEC_PER_MSEC : 0,
                 .mountpoint = (char *) "",
         };
 }
 
 int node_get_members(Node *n, CtlMember **ret, size_t *ret_n) {
-        const Conf *c = n->conf;
-        CtlMember *m = calloc(c->n_members ? c->n_members : 1, sizeof(CtlMember));
+        const RaftConfig *c = n->raft ? raft_config(n->raft) : NULL;
+        size_t count = c ? c->n : 0;
+        uint64_t leader = n->raft ? raft_leader(n->raft) : 0, now = node_now(n);
+        bool is_leader = n->raft && raft_role(n->raft) == RAFT_LEADER;
+        CtlMember *m = calloc(count ? count : 1, sizeof(CtlMember));
 
         if (!m)
                 return -ENOMEM;
-        for (size_t i = 0; i < c->n_members; i++) {
-                bool self = strcmp(c->members[i].name, c->node_name) == 0;
+        for (size_t i = 0; i < count; i++) {
+                const RaftServer *s = &c->servers[i];
+                bool self = s->id == n->self_id;
+                TlsPeerStatus ps = {};
+                RaftPeerStatus rs = {};
+                uint8_t flags = 0;
+
+                if (s->id == leader)
+                        flags |= CTL_MEMBER_LEADER;
+                if (self)
+                        flags |= CTL_MEMBER_SELF | CTL_MEMBER_CONNECTED;
+                else if (n->net && tls_net_get_peer_status(n->net, s->name, &ps) >= 0 && ps.connected)
+                        flags |= CTL_MEMBER_CONNECTED;
                 m[i] = (CtlMember) {
-                        .name = c->members[i].name,
-                        .address = c->members[i].address,
-                        .role = CTL_ROLE_NONE,
-                        .flags = self ? CTL_MEMBER_SELF | CTL_MEMBER_CONNECTED : 0,
+                        .name = (char *) s->name,
+                        .address = (char *) s->address,
+                        .role = s->id == leader ? CTL_ROLE_LEADER :
+                                s->role == RAFT_LEARNER ? CTL_ROLE_LEARNER : CTL_ROLE_FOLLOWER,
+                        .flags = flags,
                         .last_contact_ms = self ? 0 : UINT64_MAX,
                 };
+                if (is_leader && self)
+                        m[i].match_index = raft_last_index(n->raft);
+                if (is_leader && !self && raft_peer_status(n->raft, s->id, &rs) >= 0) {
+                        m[i].match_index = rs.match_index;
+                        if (rs.last_contact_usec && now >= rs.last_contact_usec)
+                                m[i].last_contact_ms = (now - rs.last_contact_usec) / USEC_PER_MSEC;
+                }
         }
         *ret = m;
-        *ret_n = c->n_members;
+        *ret_n = count;
+        return 0;
+}
+
+static int count_session(void *userdata, const TreeSessionInfo *info) {
+        (*(uint64_t *) userdata)++;
         return 0;
 }
 
 int node_render_metrics(Node *n, Buf *out) {
         CtlStatus s;
+        TreeStatfs fs = {};
+        uint64_t sessions = 0, peers = 0;
 
         node_get_status(n, &s);
         for (int r = 0; r < _CTL_ROLE_MAX; r++)
@@ -271,98 +860,38 @@ int node_render_metrics(Node *n, Buf *out) {
         metric_set(n->m.voters, s.voters);
         metric_set(n->m.learners, s.learners);
         metric_set(n->m.uptime, (double) s.uptime_ms / 1000.0);
+        if (n->tree) {
+                tree_statfs(n->tree, &fs);
+                (void) tree_session_foreach(n->tree, count_session, &sessions);
+        }
+        metric_set(n->m.sessions, (double) sessions);
+        metric_set(n->m.locks_held, fs.locks);
+        if (n->raft && n->net) {
+                const RaftConfig *c = raft_config(n->raft);
+                for (size_t i = 0; i < c->n; i++) {
+                        TlsPeerStatus ps;
+                        if (c->servers[i].id != n->self_id &&
+                            tls_net_get_peer_status(n->net, c->servers[i].name, &ps) >= 0 && ps.connected)
+                                peers++;
+                }
+        }
+        metric_set(n->m.peers_connected, (double) peers);
         return metrics_render(n->metrics, out);
 }
 
 bool node_is_healthy(Node *n, const char **ret_reason) {
+        uint64_t now = node_now(n);
+
+        if (n->fatal) {
+                *ret_reason = "the node hit a fatal error";
+                return false;
+        }
+        if (n->durable_seq < n->persist_seq) {
+                uint64_t t = n->persist_submit_usec[(n->durable_seq + 1) % ELEMENTSOF(n->persist_submit_usec)];
+                if (t && now > t + NODE_STORAGE_STUCK_USEC) {
+                        *ret_reason = "the storage thread has not finished a write for 20 s";
+                        return false;
+                }
+        }
         return true;
-}
-
-static const char not_wired[] = "not available: the raft layer is not wired into this build yet";
-
-int node_member_add(Node *n, const char *name, const char *address,
-                    NodeOpDoneFn done, void *userdata, NodeOp **ret_op, const char **ret_message) {
-        *ret_message = not_wired;
-        return -EOPNOTSUPP;
-}
-
-int node_member_remove(Node *n, const char *name,
-                       NodeOpDoneFn done, void *userdata, NodeOp **ret_op, const char **ret_message) {
-        *ret_message = not_wired;
-        return -EOPNOTSUPP;
-}
-
-int node_leader_transfer(Node *n, const char *name,
-                         NodeOpDoneFn done, void *userdata, NodeOp **ret_op, const char **ret_message) {
-        *ret_message = not_wired;
-        return -EOPNOTSUPP;
-}
-
-int node_snapshot_export(Node *n, NodeSnapshotFn done, void *userdata, NodeOp **ret_op,
-                         const char **ret_message) {
-        *ret_message = not_wired;
-        return -EOPNOTSUPP;
-}
-
-void node_op_cancel(Node *n, NodeOp *op) {
-}
-
-NodeWatch *node_watch_add(Node *n, const char *path, bool recursive, NodeChangeFn fn, void *userdata) {
-        NodeWatch *w;
-
-        if (n->n_watches >= NODE_WATCHES_MAX)
-                return NULL;
-        w = calloc(1, sizeof(NodeWatch));
-        if (!w)
-                return NULL;
-        w->path = strdup(path);
-        if (!w->path) {
-                free(w);
-                return NULL;
-        }
-        w->kind = WATCH_CHANGES;
-        w->node = n;
-        w->recursive = recursive;
-        w->change_fn = fn;
-        w->userdata = userdata;
-        list_append(&n->watches, &w->link);
-        n->n_watches++;
-        return w;
-}
-
-static int session_initial_handler(sd_event_source *s, void *userdata) {
-        NodeWatch *w = userdata;
-
-        w->initial = sd_event_source_disable_unref(w->initial);
-        w->session_fn(&w->node->session, w->userdata);
-        return 0;
-}
-
-NodeWatch *node_session_watch_add(Node *n, NodeSessionFn fn, void *userdata) {
-        NodeWatch *w;
-
-        if (n->n_watches >= NODE_WATCHES_MAX)
-                return NULL;
-        w = calloc(1, sizeof(NodeWatch));
-        if (!w)
-                return NULL;
-        w->kind = WATCH_SESSION;
-        w->session_fn = fn;
-        w->userdata = userdata;
-        w->node = n;
-        if (sd_event_add_defer(n->event, &w->initial, session_initial_handler, w) < 0) {
-                free(w);
-                return NULL;
-        }
-        list_append(&n->watches, &w->link);
-        n->n_watches++;
-        return w;
-}
-
-NodeWatch *node_watch_remove(Node *n, NodeWatch *w) {
-        if (!w)
-                return NULL;
-        watch_free(w);
-        n->n_watches--;
-        return NULL;
 }

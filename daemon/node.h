@@ -22,6 +22,12 @@
 #include "lib/buf.h"
 
 typedef struct Node Node;
+/* From tree/tree.h; declared here so that users of the control side do not
+ * need the tree's header. */
+typedef struct Tree Tree;
+typedef struct TreeCmd TreeCmd;
+typedef struct TreeResult TreeResult;
+typedef struct TreeNotice TreeNotice;
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
@@ -136,3 +142,50 @@ NodeWatch *node_watch_remove(Node *n, NodeWatch *w);
 
 /* The current session, as node_session_watch_add would report it. */
 void node_get_session(Node *n, CtlSession *ret);
+
+/* ---- the seam for the FUSE layer (fusefs/) ------------------------------- */
+
+/* The local replica, for reads. Valid until the next loop iteration (the
+ * tree changes only while committed entries are applied). */
+const Tree *node_tree(Node *n);
+
+/* True when the node heard from a quorum recently enough that a write may
+ * succeed (DESIGN §2: a write() on a node that knows it has no quorum fails
+ * at once with EROFS). */
+bool node_has_quorum(Node *n);
+
+/* This node's session id (0 when it has none: writes that need a session,
+ * such as locks, must fail with EIO then). */
+uint64_t node_session_id(Node *n);
+
+typedef void (*NodeProposalFn)(int r, const TreeResult *result, void *userdata);
+
+/* Proposes a tree command. The node fills the author fields (session,
+ * request number, ack) and time_usec, encodes it, and keeps retrying it
+ * (to the current leader, with the same request number, so that the state
+ * machine applies it at most once) until it is applied locally or
+ * op_timeout_ms passes. `done` runs once, from the loop: r = 0 and the
+ * result (result->err is the command's own errno) once applied here;
+ * -EROFS when it could not be committed in time; -EIO when the session
+ * expired meanwhile; -ECANCELED when the node stops. Commands with
+ * need_session false are sent without a session when the node has none
+ * (no dedupe: they are not retried after they may have been appended).
+ * 0 with *ret_op, or -EINVAL (cannot encode), -EIO (no session but
+ * need_session), -ENOMEM at once. */
+int node_propose(Node *n, const TreeCmd *cmd, bool need_session, NodeProposalFn done, void *userdata,
+                 NodeOp **ret_op);
+
+typedef void (*NodeBarrierFn)(int r, void *userdata);
+
+/* A linearizable read barrier (ReadIndex): `done` runs with 0 once the local
+ * replica has applied everything committed when the barrier was requested,
+ * or -EIO when no quorum confirmed it within op_timeout_ms. Concurrent
+ * barriers are batched by the raft core. 0 with *ret_op, or -ENOMEM. */
+int node_read_barrier(Node *n, NodeBarrierFn done, void *userdata, NodeOp **ret_op);
+
+/* Called with the notices of every applied entry, in order (cache
+ * invalidation, lock grants). The notices are valid during the call only.
+ * The handler must not call node functions that drive raft (propose,
+ * barrier); it may queue work for later. */
+typedef void (*NodeNoticeFn)(uint64_t index, const TreeNotice *notices, size_t n_notices, void *userdata);
+void node_set_notice_handler(Node *n, NodeNoticeFn fn, void *userdata);
