@@ -45,3 +45,9 @@ tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz-control.c
 tests_fuzz_fuzz_control_LDADD = daemon/libdaemon.a lib/libcommon.a $(FUZZ_LDADD)
 tests_fuzz_fuzz_control_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 EXTRA_DIST += tests/fuzz/corpus/fuzz-control
+
+# Integration tests: real daemons on 127.0.0.N with real TLS (need root;
+# exit 77 otherwise).
+TESTS += tests/integration/cluster-basic.sh
+dist_check_SCRIPTS += tests/integration/cluster-basic.sh
+EXTRA_DIST += tests/integration/lib.sh
