@@ -263,6 +263,44 @@ START_TEST(test_helpers) {
 }
 END_TEST
 
+/* ---- metrics (served through the control socket) ------------------------ */
+
+START_TEST(test_metrics_render) {
+        Metrics *m = metrics_new();
+        Metric *c = metrics_counter(m, "x_total", NULL, "A counter.");
+        Metric *g1 = metrics_gauge(m, "role", "role=\"a\"", "Roles.");
+        Metric *h = metrics_histogram_usec(m, "lat_seconds", "Latency.");
+        Metric *g2 = metrics_gauge(m, "role", "role=\"b\"", "Roles.");
+        Buf b = BUF_INIT;
+        const char *text;
+
+        metric_inc(c);
+        metric_add(c, 41);
+        metric_set(g1, 1);
+        metric_set(g2, 0.5);
+        metric_observe_usec(h, 40);             /* first bucket */
+        metric_observe_usec(h, 1000);           /* exactly on a bound: le is inclusive */
+        metric_observe_usec(h, 60 * 1000000);   /* beyond the last bound */
+        metric_add(NULL, 1);                    /* a failed registration is harmless */
+        ck_assert(metric_value(c) == 42);
+        ck_assert_uint_eq(metric_count(h), 3);
+        ck_assert_int_eq(metrics_render(m, &b), 0);
+        ck_assert_int_eq(put_u8(&b, 0), 0);
+        text = (const char *) b.data;
+        ck_assert_ptr_nonnull(strstr(text, "# HELP x_total A counter.\n# TYPE x_total counter\nx_total 42\n"));
+        /* one HELP/TYPE per family, its series together */
+        ck_assert_ptr_nonnull(strstr(text, "# TYPE role gauge\nrole{role=\"a\"} 1\nrole{role=\"b\"} 0.5\n"));
+        ck_assert_ptr_null(strstr(strstr(text, "# TYPE role") + 1, "# TYPE role"));
+        ck_assert_ptr_nonnull(strstr(text, "lat_seconds_bucket{le=\"5e-05\"} 1\n"));
+        ck_assert_ptr_nonnull(strstr(text, "lat_seconds_bucket{le=\"0.001\"} 2\n"));
+        ck_assert_ptr_nonnull(strstr(text, "lat_seconds_bucket{le=\"30\"} 2\n"));
+        ck_assert_ptr_nonnull(strstr(text, "lat_seconds_bucket{le=\"+Inf\"} 3\n"));
+        ck_assert_ptr_nonnull(strstr(text, "lat_seconds_sum 60.001040\nlat_seconds_count 3\n"));
+        buf_done(&b);
+        metrics_free(m);
+}
+END_TEST
+
 /* ---- server ------------------------------------------------------------ */
 
 static char tmpdir[64], sock_path[128];
@@ -328,9 +366,14 @@ static void server_stop(void) {
         rmdir(tmpdir);
 }
 
+/* The socket file appears at bind(), a moment before listen(). */
 static CtlClient *client(void) {
         CtlClient *c = NULL;
-        ck_assert_int_eq(ctl_client_connect(sock_path, &c), 0);
+        int r = -1;
+
+        for (int i = 0; i < 500 && (r = ctl_client_connect(sock_path, &c)) == -ECONNREFUSED; i++)
+                usleep(10000);
+        ck_assert_int_eq(r, 0);
         return c;
 }
 
@@ -523,7 +566,9 @@ START_TEST(test_server_privilege) {
                 if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
                     setresuid(65534, 65534, 65534) < 0)
                         _exit(20);
-                if (ctl_client_connect(sock_path, &c) < 0)
+                for (int i = 0; i < 500 && ctl_client_connect(sock_path, &c) == -ECONNREFUSED; i++)
+                        usleep(10000);
+                if (!c)
                         _exit(21);
                 if (ctl_put_empty(&b, CTL_REQ_STATUS, 1) < 0 || ctl_client_call(c, &b, 1, 5000, &f) != 1 ||
                     f.type != CTL_RESP_STATUS)
@@ -589,6 +634,7 @@ static Suite *control_suite(void) {
         ADD("roundtrip-small", test_roundtrip_small);
         ADD("framing", test_framing);
         ADD("helpers", test_helpers);
+        ADD("metrics-render", test_metrics_render);
         ADD("server-basics", test_server_basics);
         ADD("server-streams", test_server_streams);
         ADD("server-bad-frames", test_server_bad_frames);
