@@ -13,6 +13,9 @@ typedef struct Buf {
         size_t cap;
 } Buf;
 
+/* No buffer grows past this (a sanity bound far above any raftfs limit). */
+#define BUF_MAX_BYTES (UINT64_C(1) << 36)
+
 #define BUF_INIT ((Buf) { NULL, 0, 0 })
 
 /* Makes room for at least `extra` more bytes. 0 or -ENOMEM (then unchanged). */

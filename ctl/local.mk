@@ -1,0 +1,1 @@
+# ctl/: rules for this folder (see the top-level Makefile.am).

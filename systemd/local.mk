@@ -1,0 +1,1 @@
+# systemd/: rules for this folder (see the top-level Makefile.am).

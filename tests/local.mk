@@ -1,0 +1,18 @@
+# tests/: shared test machinery. Module suites are declared in each module's
+# local.mk; this fragment holds the fuzz driver and the integration scripts.
+
+# Fuzz targets: with --enable-fuzzing they link libFuzzer's main; otherwise a
+# standalone main replays the committed corpus plus seeded mutations, so every
+# decoder meets bad input in `make check` too. FUZZ_LDFLAGS comes from configure.
+noinst_LIBRARIES += tests/fuzz/libfuzzmain.a
+tests_fuzz_libfuzzmain_a_SOURCES = tests/fuzz/standalone.c
+if ENABLE_FUZZING
+FUZZ_LDADD =
+else
+FUZZ_LDADD = tests/fuzz/libfuzzmain.a
+endif
+
+
+# Hardening flags verified on the linked binaries (runs after they are built).
+dist_check_SCRIPTS += tests/check-hardening.sh
+TESTS += tests/check-hardening.sh
