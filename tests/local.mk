@@ -12,3 +12,7 @@ else
 FUZZ_LDADD = tests/fuzz/libfuzzmain.a
 endif
 
+
+# Hardening flags verified on the linked binaries (runs after they are built).
+dist_check_SCRIPTS += tests/check-hardening.sh
+TESTS += tests/check-hardening.sh
