@@ -516,10 +516,21 @@ static void dispatch(Conn *c, const CtlFrame *f) {
 
 /* ---- socket I/O -------------------------------------------------------- */
 
+static bool conn_streaming(Conn *c) {
+        Task *t;
+
+        list_foreach(t, &c->tasks, link)
+                if (t->kind == TASK_SNAPSHOT && t->fd >= 0)
+                        return true;
+        return false;
+}
+
 static void conn_update_events(Conn *c) {
         uint32_t ev = c->close_after_flush ? 0 : EPOLLIN;
 
-        if (c->out_pos < c->out.len)
+        /* Writable wakes us to send more, also to produce the next
+         * snapshot chunk once the queue drained. */
+        if (c->out_pos < c->out.len || conn_streaming(c))
                 ev |= EPOLLOUT;
         (void) sd_event_source_set_io_events(c->io, ev);
 }

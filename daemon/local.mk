@@ -8,17 +8,17 @@ daemon_libdaemon_a_SOURCES = \
 	daemon/metrics.c daemon/metrics.h \
 	daemon/control.c daemon/control.h \
 	daemon/host.c daemon/host.h \
-	daemon/node.h \
-	daemon/node-stub.c
-# The real node (daemon/node.c, node-ops.c, node-internal.h) replaces
-# node-stub.c once raft/, store/, tree/ and tls/ are merged.
-EXTRA_DIST += daemon/node.c daemon/node-ops.c daemon/node-internal.h
+	daemon/node.c daemon/node.h daemon/node-internal.h \
+	daemon/node-ops.c
 daemon_libdaemon_a_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 
 sbin_PROGRAMS += raftfsd
 raftfsd_SOURCES = daemon/main.c
 raftfsd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
-raftfsd_LDADD = daemon/libdaemon.a lib/libcommon.a $(SYSTEMD_LIBS) $(PTHREAD_LIBS) -lm
+# Everything the Node links: the layers below the daemon.
+DAEMON_LIBS = daemon/libdaemon.a raft/libraft.a store/libstore.a tree/libtree.a tls/libtls.a \
+	lib/libcommon.a $(OPENSSL_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS) -lm
+raftfsd_LDADD = $(DAEMON_LIBS)
 
 check_PROGRAMS += tests/unit/test-config
 TESTS += tests/unit/test-config
@@ -37,7 +37,7 @@ check_PROGRAMS += tests/unit/test-control
 TESTS += tests/unit/test-control
 tests_unit_test_control_SOURCES = tests/unit/test-control.c ctl/client.c ctl/client.h
 tests_unit_test_control_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
-tests_unit_test_control_LDADD = daemon/libdaemon.a lib/libcommon.a $(CHECK_LIBS) $(SYSTEMD_LIBS) -lm
+tests_unit_test_control_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/fuzz/fuzz-control
 TESTS += tests/fuzz/fuzz-control

@@ -147,6 +147,7 @@ struct Node {
         CtlSession session;             /* as reported to watchers */
         uint64_t next_request;
         uint64_t session_open_sent_usec;
+        Buf session_open_cmd;           /* bytes of our last SESSION_OPEN proposal */
         List watches;
         size_t n_watches;
 
@@ -187,7 +188,7 @@ void node_emit(Node *n, NodeEvent event);
 void node_ops_apply_result(Node *n, const RaftEntry *e, const TreeResult *res);
 void node_ops_read_result(Node *n, const RaftReadResult *rr);
 void node_ops_event(Node *n, const RaftEvent *ev);
-void node_ops_notices(Node *n, uint64_t index, const TreeNotice *notices, size_t n_notices);
+void node_ops_notices(Node *n, const RaftEntry *e, const TreeNotice *notices, size_t n_notices);
 void node_ops_finish(Node *n, NodeOp *op, int r, const char *message);
 void node_ops_deliver(Node *n);                 /* run finished ops' callbacks */
 void node_ops_cancel_all(Node *n);

@@ -240,6 +240,10 @@ static void propose_internal(Node *n, TreeCmd *c) {
 
         c->time_usec = node_realtime();
         r = tree_cmd_encode(c, &b);
+        if (r >= 0 && c->type == TREE_CMD_SESSION_OPEN) {
+                buf_clear(&n->session_open_cmd);
+                r = buf_append(&n->session_open_cmd, b.data, b.len);
+        }
         if (r >= 0)
                 r = raft_propose(n->raft, node_now(n), b.data, b.len, NULL, NULL);
         if (r < 0 && r != -ENOTCONN && r != -EAGAIN && r != -EBUSY)
@@ -648,18 +652,25 @@ static char *entry_path(Node *n, uint64_t parent, const char *name) {
         return p;
 }
 
-static void session_notice(Node *n, const TreeNotice *t) {
+static void session_notice(Node *n, const RaftEntry *e, const TreeNotice *t) {
         if (strcmp(t->name, n->conf->node_name) != 0)
                 return;
         if (t->type == TREE_NOTICE_SESSION_OPENED) {
+                /* Only a session this process asked for is ours: replaying
+                 * the log after a restart shows the old incarnation's. */
+                if (e->len != n->session_open_cmd.len || memcmp(e->data, n->session_open_cmd.data, e->len) != 0)
+                        return;
                 log_info("Session %llu opened.", (unsigned long long) t->session);
                 n->next_request = 1;
                 node_set_session(n, CTL_SESSION_OK, t->session);
         } else if (t->session == n->session.id) {
                 NodeOp *op, *tmp;
 
-                log_warning("Session %llu expired: locks held through this node are lost.",
-                            (unsigned long long) t->session);
+                if (n->stopping)
+                        log_info("Session %llu closed.", (unsigned long long) t->session);
+                else
+                        log_warning("Session %llu expired: locks held through this node are lost.",
+                                    (unsigned long long) t->session);
                 node_set_session(n, n->stopping ? CTL_SESSION_STOPPING : CTL_SESSION_EXPIRED, t->session);
                 list_foreach_safe(op, tmp, &n->ops, link)
                         if (op->kind == NODE_OP_PROPOSAL && op->session == t->session)
@@ -667,7 +678,9 @@ static void session_notice(Node *n, const TreeNotice *t) {
         }
 }
 
-void node_ops_notices(Node *n, uint64_t index, const TreeNotice *notices, size_t n_notices) {
+void node_ops_notices(Node *n, const RaftEntry *e, const TreeNotice *notices, size_t n_notices) {
+        uint64_t index = e->index;
+
         for (size_t i = 0; i < n_notices; i++) {
                 const TreeNotice *t = &notices[i];
                 _cleanup_free_ char *path = NULL;
@@ -676,7 +689,7 @@ void node_ops_notices(Node *n, uint64_t index, const TreeNotice *notices, size_t
                 switch (t->type) {
                 case TREE_NOTICE_SESSION_OPENED:
                 case TREE_NOTICE_SESSION_EXPIRED:
-                        session_notice(n, t);
+                        session_notice(n, e, t);
                         continue;
                 case TREE_NOTICE_ENTRY_ADDED:
                         kind = "create";

@@ -377,7 +377,7 @@ static int apply_entries(Node *n, const RaftEntry *entries, size_t count) {
                         return r;       /* -ENOMEM: the tree may be half-changed */
                 node_ops_apply_result(n, e, &res);
                 if (n->notices.n > 0) {
-                        node_ops_notices(n, e->index, n->notices.items, n->notices.n);
+                        node_ops_notices(n, e, n->notices.items, n->notices.n);
                         if (n->notice_fn)
                                 n->notice_fn(e->index, n->notices.items, n->notices.n, n->notice_userdata);
                         tree_notices_clear(&n->notices);
@@ -699,6 +699,7 @@ Node *node_free(Node *n) {
         tree_free(n->tree);
         tree_notices_done(&n->notices);
         buf_done(&n->incoming_snapshot);
+        buf_done(&n->session_open_cmd);
         sd_event_unref(n->event);
         return mfree(n);
 }
