@@ -7,7 +7,8 @@
  *                         [--force] [--key-type p256|ed25519] NAME
  *
  * Argument checking lives here; the certificates are made by tls/cert.h
- * (the only place that includes OpenSSL). Works without a daemon. */
+ * (the only place that includes OpenSSL). Works without a daemon.
+ * Existing files are never overwritten without --force. */
 
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +18,7 @@
 
 #include "ctl/ctl.h"
 #include "daemon/conf.h"
+#include "tls/cert.h"
 
 #define MAX_SANS 64
 
@@ -104,8 +106,26 @@ int ctl_cmd_cert(int argc, char **argv) {
                 node = true;
         else
                 return ctl_usage("cert: unknown subcommand '%s'", argv[1]);
+        _cleanup_free_ char *error = NULL;
+        int key_type;
+
         r = parse_cert_args(argc - 1, argv + 1, node, &a);
         if (r != 0)
                 return r;
-        return ctl_fail("cert: not built: the certificate tooling (tls/cert.h) is not part of this build yet");
+        key_type = tls_key_type_from_string(a.key_type);
+        if (key_type < 0)
+                return ctl_usage("cert: unknown key type '%s'", a.key_type);
+        if (!node) {
+                r = tls_cert_make_ca(a.target, (TlsKeyType) key_type, a.force, &error);
+                if (r < 0)
+                        return ctl_fail("cert ca: %s", error ? error : strerror(-r));
+                printf("Created the cluster CA in %s (ca.crt, ca.key). Keep ca.key secret.\n", a.target);
+                return EXIT_OK;
+        }
+        r = tls_cert_make_node(a.ca_dir, a.target, a.ips, a.n_ips, a.dns, a.n_dns, a.out_dir,
+                               (TlsKeyType) key_type, a.force, &error);
+        if (r < 0)
+                return ctl_fail("cert node: %s", error ? error : strerror(-r));
+        printf("Issued %s/%s.crt and %s.key.\n", a.out_dir ? a.out_dir : a.ca_dir, a.target, a.target);
+        return EXIT_OK;
 }
