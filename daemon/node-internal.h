@@ -5,6 +5,7 @@
 #pragma once
 
 #include "daemon/node.h"
+#include "lib/hashmap.h"
 #include "lib/list.h"
 #include "raft/raft.h"
 #include "store/store.h"
@@ -117,6 +118,7 @@ struct Node {
         Tree *tree;
         TlsContext *tls_ctx;
         TlsNet *net;
+        Hashmap *peer_names;            /* id -> malloc'd name of every authenticated peer seen */
         sd_event_source *raft_timer;
         sd_event_source *housekeeping_timer;
         sd_event_source *done_source;   /* delivers done_ops */
@@ -145,6 +147,7 @@ struct Node {
 
         /* session */
         CtlSession session;             /* as reported to watchers */
+        uint64_t quorum_contact_usec;   /* latest raft_quorum_contact() seen (monotonic) */
         uint64_t next_request;
         uint64_t session_open_sent_usec;
         Buf session_open_cmd;           /* bytes of our last SESSION_OPEN proposal */

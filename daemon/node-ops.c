@@ -723,8 +723,8 @@ void node_set_session(Node *n, uint8_t state, uint64_t id) {
 
         if (state == CTL_SESSION_JEOPARDY && n->session.state == CTL_SESSION_OK) {
                 metric_inc(n->m.jeopardy);
-                log_warning("No quorum for %llu ms: session %llu may expire; telling lock holders.",
-                            (unsigned long long) (n->conf->session_ttl_ms - n->conf->jeopardy_margin_ms),
+                log_warning("No quorum contact for %llu ms: session %llu may expire; telling lock holders.",
+                            (unsigned long long) ((node_now(n) - n->quorum_contact_usec) / USEC_PER_MSEC),
                             (unsigned long long) id);
         }
         if (state == n->session.state && id == n->session.id)
@@ -750,7 +750,10 @@ void node_refresh_session(Node *n) {
                 return;
         }
         now = node_now(n);
-        contact = raft_quorum_contact(n->raft);
+        /* raft reports 0 while no leader is known (an election): keep the
+         * last real contact, which is what the leader's ttl counts from. */
+        n->quorum_contact_usec = MAX(n->quorum_contact_usec, raft_quorum_contact(n->raft));
+        contact = n->quorum_contact_usec;
         limit = (n->conf->session_ttl_ms - n->conf->jeopardy_margin_ms) * USEC_PER_MSEC;
         fresh = contact > 0 && now < contact + limit;
         n->session.valid_ms = fresh ? (contact + limit - now) / USEC_PER_MSEC : 0;

@@ -104,9 +104,27 @@ const RaftServer *node_server_by_name(Node *n, const char *name) {
         return NULL;
 }
 
+/* The configuration knows members; a node that is still joining has no
+ * configuration yet but must answer the leader: peers that authenticated
+ * to us are remembered by id too. */
 const char *node_name_by_id(Node *n, uint64_t id) {
         const RaftServer *s = n->raft ? raft_config_find(raft_config(n->raft), id) : NULL;
-        return s ? s->name : NULL;
+
+        if (s)
+                return s->name;
+        return n->peer_names ? hashmap_get(n->peer_names, U64_TO_PTR(id)) : NULL;
+}
+
+static void remember_peer(Node *n, const char *peer) {
+        uint64_t id = node_id_from_name(peer);
+        char *copy;
+
+        if (!n->peer_names || hashmap_contains(n->peer_names, U64_TO_PTR(id)) ||
+            hashmap_size(n->peer_names) >= RAFT_MAX_SERVERS + CONF_MEMBERS_MAX)
+                return;
+        copy = strdup(peer);
+        if (copy && hashmap_put(n->peer_names, U64_TO_PTR(id), copy) < 0)
+                free(copy);
 }
 
 void node_emit(Node *n, NodeEvent event) {
@@ -168,6 +186,7 @@ static void on_frame(TlsNet *net, const char *peer, uint8_t type, const void *da
                 return;
         }
         metric_inc(n->m.messages_received);
+        remember_peer(n, peer);
         r = raft_receive(n->raft, node_now(n), node_id_from_name(peer), data, len);
         if (r < 0 && r != -ENOMEM)
                 log_debug_errno(r, "Dropped a bad raft message from %s: %m", peer);
@@ -175,6 +194,7 @@ static void on_frame(TlsNet *net, const char *peer, uint8_t type, const void *da
 }
 
 static void on_peer_up(TlsNet *net, const char *peer, void *userdata) {
+        remember_peer(userdata, peer);
         log_info("Peer %s connected.", peer);
 }
 
@@ -665,6 +685,11 @@ int node_new(sd_event *e, const Conf *conf, Metrics *metrics, Node **ret) {
         n->metrics = metrics;
         n->self_id = node_id_from_name(conf->node_name);
         n->next_request = 1;
+        n->peer_names = hashmap_new(&u64_hash_ops);
+        if (!n->peer_names) {
+                free(n);
+                return -ENOMEM;
+        }
         list_init(&n->ops);
         list_init(&n->done_ops);
         list_init(&n->watches);
@@ -686,6 +711,13 @@ Node *node_free(Node *n) {
         list_foreach_safe(h, tmp, &n->held, link) {
                 list_remove(&h->link);
                 free(h);
+        }
+        if (n->peer_names) {
+                void *name;
+                HashmapIter it = HASHMAP_ITER_INIT;
+                while (hashmap_iterate(n->peer_names, &it, NULL, &name))
+                        free(name);
+                hashmap_free(n->peer_names);
         }
         sd_event_source_disable_unref(n->raft_timer);
         sd_event_source_disable_unref(n->housekeeping_timer);

@@ -27,7 +27,7 @@ PIDS=""
 cleanup() {
         for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
         for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-        rm -rf "$T"
+        if [ -n "${RAFTFS_KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 
@@ -35,7 +35,7 @@ dump_logs() {
         for f in "$T"/*/raftfsd.log; do
                 [ -f "$f" ] || continue
                 echo "=== $f (last 40 lines)"
-                tail -n 40 "$f"
+                grep -v "^<7>raft:" "$f" | tail -n 40
         done
 }
 
