@@ -48,6 +48,6 @@ EXTRA_DIST += tests/fuzz/corpus/fuzz-control
 
 # Integration tests: real daemons on 127.0.0.N with real TLS (need root;
 # exit 77 otherwise).
-TESTS += tests/integration/cluster-basic.sh
-dist_check_SCRIPTS += tests/integration/cluster-basic.sh
+TESTS += tests/integration/cluster-basic.sh tests/integration/cluster-session.sh
+dist_check_SCRIPTS += tests/integration/cluster-basic.sh tests/integration/cluster-session.sh
 EXTRA_DIST += tests/integration/lib.sh
