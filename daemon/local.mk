@@ -51,3 +51,9 @@ EXTRA_DIST += tests/fuzz/corpus/fuzz-control
 TESTS += tests/integration/cluster-basic.sh tests/integration/cluster-session.sh
 dist_check_SCRIPTS += tests/integration/cluster-basic.sh tests/integration/cluster-session.sh
 EXTRA_DIST += tests/integration/lib.sh
+
+check_PROGRAMS += tests/unit/test-control-node
+TESTS += tests/unit/test-control-node
+tests_unit_test_control_node_SOURCES = tests/unit/test-control-node.c
+tests_unit_test_control_node_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_unit_test_control_node_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)

