@@ -3,6 +3,7 @@
 # election, READY, membership view, leader failover after kill -9, leadership
 # transfer, a fourth node joining as learner and being removed, and a
 # graceful stop (SIGTERM hands leadership over).
+PORT=27101
 . "$(dirname "$0")/lib.sh"
 
 nodes="n1 n2 n3"

@@ -4,6 +4,7 @@
 # here); a node cut off from its peers (SIGSTOP) reports jeopardy after
 # ttl_ms - jeopardy_margin_ms on the remaining one, then recovers; a
 # restarted node replaces its old session; SIGHUP reloads certificates.
+PORT=27201
 . "$(dirname "$0")/lib.sh"
 
 nodes="n1 n2 n3"

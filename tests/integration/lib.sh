@@ -39,7 +39,10 @@ dump_logs() {
         done
 }
 
-addr_of() { echo "127.0.0.${1#n}:7001"; }
+# Each script sets PORT (distinct, so that `make -j check` can run them
+# side by side) before sourcing this file.
+PORT=${PORT:-27001}
+addr_of() { echo "127.0.0.${1#n}:$PORT"; }
 
 # make_certs NODE... : cluster CA and one certificate per node
 make_certs() {
