@@ -86,7 +86,10 @@ typedef struct StoreOptions {
                                          * default 64 MiB (pending entries always stay) */
         uint64_t pending_max_bytes;     /* bytes queued for the helper thread before
                                          * submissions fail with -ENOBUFS; default 256 MiB */
-        uint32_t entry_max_bytes;       /* largest payload accepted; default 64 MiB */
+        uint32_t entry_max_bytes;       /* largest payload (and snapshot conf) accepted by
+                                         * store_append(); default 64 MiB. Files written
+                                         * with a higher limit still open (format limit
+                                         * 256 MiB). */
         const StoreIo *io;              /* NULL = store_io_default(); must outlive the Store */
 } StoreOptions;
 
