@@ -139,7 +139,7 @@ static int list_dir(Store *s, uint64_t **ret, size_t *ret_n, StoreError *e) {
         DIR *d;
         int fd, r = 0;
 
-        fd = dup(s->dirfd);
+        fd = fcntl(s->dirfd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
                 return report(e, -errno, s->dir, NULL, UINT64_MAX, "cannot list the data directory");
         d = fdopendir(fd);
