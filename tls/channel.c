@@ -338,10 +338,12 @@ static ssize_t transport_read(Channel *c, void *p, size_t n) {
         case SSL_ERROR_ZERO_RETURN:
                 return fail(c, -ESHUTDOWN, "connection closed by peer");
         case SSL_ERROR_SYSCALL:
+                c->ssl_failed = true;
                 return fail(c, errno ? -errno : -ECONNRESET, "connection lost: %s",
                             strerror(errno ? errno : ECONNRESET));
         default: {
                 unsigned long e = ERR_peek_error();
+                c->ssl_failed = true;
                 char buf[128];
                 if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
                         ERR_clear_error();
@@ -384,9 +386,11 @@ static ssize_t transport_write(Channel *c, const void *p, size_t n) {
                 c->write_want_read = true;
                 return -EAGAIN;
         case SSL_ERROR_SYSCALL:
+                c->ssl_failed = true;
                 return fail(c, errno ? -errno : -EPIPE, "connection lost: %s", strerror(errno ? errno : EPIPE));
         default: {
                 char buf[128];
+                c->ssl_failed = true;
                 return fail(c, -EPROTO, "TLS error: %s", tls_openssl_error(buf, sizeof buf));
         }
         }
@@ -527,8 +531,9 @@ void channel_close(Channel *c, int error, const char *detail) {
         c->timer = sd_event_source_disable_unref(c->timer);
         if (c->ssl) {
                 /* Best effort close_notify: the peer can tell a clean close
-                 * from a crash. Never blocks (non-blocking socket). */
-                if (c->state >= CHANNEL_HELLO && error != -EPROTO && error != -ECONNRESET && error != -EPIPE)
+                 * from a crash. Never blocks (non-blocking socket). Not
+                 * after a fatal TLS error, as OpenSSL requires. */
+                if (c->state >= CHANNEL_HELLO && !c->ssl_failed)
                         (void) SSL_shutdown(c->ssl);
                 ERR_clear_error();
                 SSL_free(c->ssl);

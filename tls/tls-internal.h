@@ -96,6 +96,7 @@ struct Channel {
         bool read_want_write;        /* SSL_read needs writability (TLS key update) */
         bool write_want_read;        /* SSL_write needs readability */
         bool counted_pending;        /* counted in net->n_pending */
+        bool ssl_failed;             /* a fatal SSL error happened: no SSL_shutdown */
         bool bio_eof;                /* the socket returned EOF (for BIO_CTRL_EOF) */
         bool was_up;                 /* reached CHANNEL_UP once: full frame limit applies */
 
