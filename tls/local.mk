@@ -12,6 +12,7 @@ tls_libtls_a_SOURCES = \
 	tls/cert.c \
 	tls/frame.c \
 	tls/net.c \
+	tls/bio.c \
 	tls/channel.c
 tls_libtls_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS)
 
