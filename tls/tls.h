@@ -53,11 +53,12 @@
  * ignored for this module's sake.
  *
  * Membership caveat (for the daemon): a node refuses names that are not in
- * its member list. A follower that has not yet applied the configuration
- * entry adding node X refuses X; if X becomes leader before that follower
- * caught up through someone else, feed tls_net_set_peers() with every name
- * of every configuration in the log (committed or not), not only the
- * committed one. */
+ * its member list. Feed tls_net_set_peers() with every name of every
+ * configuration in the log (committed or not), not only the committed one.
+ * A follower that has not even received the entry adding node X still
+ * refuses X; should X become leader first, that follower stays cut off from
+ * the leader until it learns of X (Raft thesis 4.1 lets servers accept RPCs
+ * from servers outside their configuration for this reason). */
 #pragma once
 
 #include <stdbool.h>
