@@ -12,4 +12,7 @@ else
 FUZZ_LDADD = tests/fuzz/libfuzzmain.a
 endif
 
-EXTRA_DIST += tests/integration tests/lib.sh
+
+# Hardening flags verified on the linked binaries (runs after they are built).
+dist_check_SCRIPTS += tests/check-hardening.sh
+TESTS += tests/check-hardening.sh
