@@ -17,7 +17,6 @@ make -C "$top/build" -j"$(nproc)" check || status=1
 if [ "${RAFTFS_SKIP_ASAN:-0}" != 1 ]; then
         "$top/scripts/build.sh" "$top/build-asan" --enable-sanitizers
         # Integration tests run once, above; the sanitizer pass covers the
-        # in-process suites (unit, fuzz replays, simulator).
         # in-process suites (unit, fuzz replays, simulator). The simulator
         # runs fewer seeds there: ASan slows it tenfold, and the plain build
         # has already run the full set.
