@@ -9,7 +9,9 @@ daemon_libdaemon_a_SOURCES = \
 	daemon/control.c daemon/control.h \
 	daemon/host.c daemon/host.h \
 	daemon/node.c daemon/node.h daemon/node-internal.h \
-	daemon/node-ops.c
+	daemon/node-ops.c \
+	daemon/node-session.c \
+	daemon/node-status.c
 daemon_libdaemon_a_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 
 sbin_PROGRAMS += raftfsd

@@ -1,7 +1,8 @@
 /* node-internal.h — the Node's state, shared by node.c (lifecycle, raft
- * driving, persistence, peers, apply) and node-ops.c (proposals, barriers,
- * administrative operations, sessions, watches, housekeeping). Not for use
- * outside these two files. */
+ * driving, persistence, peers, apply, status), node-ops.c (proposals,
+ * barriers, administrative operations) and node-session.c (sessions,
+ * watches, leader duties, compaction, stop, housekeeping). Not for use
+ * outside these files. */
 #pragma once
 
 #include "daemon/node.h"
@@ -188,6 +189,8 @@ void node_fatal(Node *n, int r, const char *what);
 void node_emit(Node *n, NodeEvent event);
 
 /* node-ops.c */
+void node_propose_internal(Node *n, TreeCmd *c);   /* fire and forget */
+void node_ops_housekeeping(Node *n, uint64_t now);
 void node_ops_apply_result(Node *n, const RaftEntry *e, const TreeResult *res);
 void node_ops_read_result(Node *n, const RaftReadResult *rr);
 void node_ops_event(Node *n, const RaftEvent *ev);
@@ -195,7 +198,9 @@ void node_ops_notices(Node *n, const RaftEntry *e, const TreeNotice *notices, si
 void node_ops_finish(Node *n, NodeOp *op, int r, const char *message);
 void node_ops_deliver(Node *n);                 /* run finished ops' callbacks */
 void node_ops_cancel_all(Node *n);
+void node_op_free(NodeOp *op);
+
+/* node-session.c */
 void node_housekeeping(Node *n);                /* sessions, jeopardy, retries, timeouts */
 void node_set_session(Node *n, uint8_t state, uint64_t id);
 void node_refresh_session(Node *n);
-void node_op_free(NodeOp *op);
