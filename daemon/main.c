@@ -32,6 +32,7 @@
 #include "daemon/node.h"
 #include "lib/log.h"
 #include "lib/macro.h"
+#include "tls/tls.h"
 
 #define STATUS_INTERVAL_USEC (5 * USEC_PER_SEC)
 
@@ -70,7 +71,8 @@ static void help(void) {
                "                      only mode: raftfsd never daemonizes (run it under\n"
                "                      systemd or another supervisor); accepted for habit\n"
                "  -v, --verbose       Log debug messages (overrides log_level)\n"
-               "  -t, --test-config   Check the configuration, report errors and exit\n"
+               "  -t, --test-config   Check the configuration (and load the certificates),\n"
+               "                      report errors and exit\n"
                "      --dump-config   Print the effective configuration (defaults included)\n"
                "                      and exit\n"
                "      --clean-mount   Detach a stale mount (left by a killed daemon) at the\n"
@@ -320,6 +322,26 @@ static int load_config(const Args *args, Conf **ret) {
         return 0;
 }
 
+/* -t also loads the certificates: a typo in a path or a certificate for
+ * another node should show before the service starts. */
+static int check_tls(const Conf *c) {
+        _cleanup_free_ char *error = NULL;
+        TlsContext *ctx;
+        bool ok;
+
+        if (!c->tls_ca)
+                return 0;
+        ctx = tls_context_new(c->tls_ca, c->tls_cert, c->tls_key, &error);
+        if (!ctx)
+                return log_error_errno(-EINVAL, "%s", error ? error : "Failed to load the TLS material.");
+        ok = tls_context_cert_has_name(ctx, c->node_name);
+        tls_context_unref(ctx);
+        if (!ok)
+                return log_error_errno(-EINVAL, "Certificate '%s' does not carry the node name '%s'.",
+                                       c->tls_cert, c->node_name);
+        return 0;
+}
+
 static int daemon_setup(Daemon *d) {
         uint64_t now;
         int r;
@@ -374,9 +396,11 @@ int main(int argc, char **argv) {
         if (r < 0)
                 return EXIT_FAILURE;
         if (args.test_config) {
-                printf("%s: configuration OK\n", d.conf->path);
+                r = check_tls(d.conf);
+                if (r >= 0)
+                        printf("%s: configuration OK\n", d.conf->path);
                 conf_free(d.conf);
-                return EXIT_SUCCESS;
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
         if (args.dump_config) {
                 conf_dump(d.conf, stdout);

@@ -163,6 +163,7 @@ struct Node {
         uint64_t last_leader;
 
         TreeNotices notices;            /* reused by every apply */
+        char *mountpoint;               /* set by the FUSE layer once mounted */
         char message_buf[192];          /* for *ret_message texts that name things */
 
         /* lifecycle */

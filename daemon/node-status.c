@@ -34,6 +34,11 @@ static uint8_t ctl_role(Node *n) {
         }
 }
 
+void node_set_mountpoint(Node *n, const char *mountpoint) {
+        free(n->mountpoint);
+        n->mountpoint = mountpoint ? strdup(mountpoint) : NULL;
+}
+
 bool node_has_quorum(Node *n) {
         uint64_t contact, now = node_now(n);
 
@@ -74,7 +79,7 @@ void node_get_status(Node *n, CtlStatus *ret) {
                 .session = n->session,
                 .session_ttl_ms = n->conf->session_ttl_ms,
                 .uptime_ms = n->started ? (node_now(n) - n->start_usec) / USEC_PER_MSEC : 0,
-                .mountpoint = (char *) "",
+                .mountpoint = n->mountpoint ? n->mountpoint : (char *) "",
         };
 }
 

@@ -733,6 +733,7 @@ Node *node_free(Node *n) {
         tree_notices_done(&n->notices);
         buf_done(&n->incoming_snapshot);
         buf_done(&n->session_open_cmd);
+        free(n->mountpoint);
         sd_event_unref(n->event);
         return mfree(n);
 }

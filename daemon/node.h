@@ -154,6 +154,10 @@ const Tree *node_tree(Node *n);
  * at once with EROFS). */
 bool node_has_quorum(Node *n);
 
+/* Tells the node that the tree is mounted at `mountpoint` (NULL: not
+ * mounted), for status and STATUS=. The string is copied. */
+void node_set_mountpoint(Node *n, const char *mountpoint);
+
 /* This node's session id (0 when it has none: writes that need a session,
  * such as locks, must fail with EIO then). */
 uint64_t node_session_id(Node *n);
