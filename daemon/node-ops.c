@@ -86,8 +86,8 @@ void node_ops_deliver(Node *n) {
 
         if (n->in_update)
                 return;
-        while ((op = list_entry(list_first(&n->done_ops) ?: &n->done_ops, NodeOp, link)) &&
-               &op->link != &n->done_ops) {
+        while (!list_empty(&n->done_ops)) {
+                op = list_entry(list_first(&n->done_ops), NodeOp, link);
                 list_remove(&op->link);
                 list_append(&n->ops, &op->link);        /* node_op_free() unlinks */
                 switch (op->kind) {
