@@ -22,6 +22,10 @@
 #define NODE_COMPACT_KEEP 1000
 /* How long a write may wait for its fsync before the watchdog stops pinging. */
 #define NODE_STORAGE_STUCK_USEC (20 * USEC_PER_SEC)
+/* One log entry holds at most a whole file plus the command's own fields;
+ * the store, raft and the TLS frames are all sized from this. */
+#define NODE_ENTRY_MAX(conf) ((size_t) (conf)->max_file_size + 1024 * 1024)
+
 /* Cookie bit of store submissions that are our own compactions. */
 #define NODE_COOKIE_COMPACT (UINT64_C(1) << 63)
 

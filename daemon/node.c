@@ -233,6 +233,7 @@ static int setup_tls(Node *n) {
                 .on_refused = on_refused,
         };
         _cleanup_free_ char *error = NULL;
+        TlsNetConfig cfg = {};
         int r;
 
         if (!n->conf->tls_ca) {
@@ -246,7 +247,10 @@ static int setup_tls(Node *n) {
                 return log_error_errno(-EINVAL, "Certificate '%s' does not carry the node name '%s' "
                                        "(subject CN or DNS subjectAltName).", n->conf->tls_cert,
                                        n->conf->node_name);
-        r = tls_net_new(n->event, n->tls_ctx, n->conf->node_name, &callbacks, NULL, n, &n->net);
+        /* A frame must carry the largest append (one whole entry). */
+        cfg.max_frame_bytes = MAX((size_t) TLS_NET_DEFAULT_MAX_FRAME_BYTES, 2 * NODE_ENTRY_MAX(n->conf));
+        cfg.max_queue_bytes = 4 * cfg.max_frame_bytes;
+        r = tls_net_new(n->event, n->tls_ctx, n->conf->node_name, &callbacks, &cfg, n, &n->net);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the peer network: %m");
         r = tls_net_listen(n->net, n->conf->listen);
@@ -560,9 +564,11 @@ static int bootstrap(Node *n) {
 
 static int open_store(Node *n) {
         StoreError err = { .offset = UINT64_MAX };
+        StoreOptions opts = STORE_OPTIONS_INIT;
         int r;
 
-        r = store_open(n->conf->data_dir, NULL, &n->store, &err);
+        opts.entry_max_bytes = (uint32_t) MAX((size_t) (64 << 20), NODE_ENTRY_MAX(n->conf));
+        r = store_open(n->conf->data_dir, &opts, &n->store, &err);
         if (r < 0) {
                 if (err.message)
                         log_error("%s", err.message);
@@ -616,7 +622,7 @@ static int start_raft(Node *n) {
                 o.seed = node_realtime() ^ n->self_id;
         o.heartbeat_usec = n->conf->heartbeat_ms * USEC_PER_MSEC;
         o.election_timeout_usec = n->conf->election_timeout_ms * USEC_PER_MSEC;
-        o.max_entry_bytes = MAX(o.max_entry_bytes, (size_t) n->conf->max_file_size + 64 * 1024);
+        o.max_entry_bytes = MAX(o.max_entry_bytes, NODE_ENTRY_MAX(n->conf));
         o.entries = store_entry_source(n->store);
         o.snapshot = (RaftSnapshotSource) { .userdata = n, .read = snapshot_read };
         if (log_get_max_level() >= LOG_DEBUG) {
