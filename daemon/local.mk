@@ -50,8 +50,8 @@ EXTRA_DIST += tests/fuzz/corpus/fuzz-control
 
 # Integration tests: real daemons on 127.0.0.N with real TLS (need root;
 # exit 77 otherwise).
-TESTS += tests/integration/cluster-basic.sh tests/integration/cluster-session.sh tests/integration/cluster-lock.sh
-dist_check_SCRIPTS += tests/integration/cluster-basic.sh tests/integration/cluster-session.sh tests/integration/cluster-lock.sh
+TESTS += tests/integration/cluster-basic.sh tests/integration/cluster-session.sh tests/integration/cluster-lock.sh tests/integration/notify.sh
+dist_check_SCRIPTS += tests/integration/cluster-basic.sh tests/integration/cluster-session.sh tests/integration/cluster-lock.sh tests/integration/notify.sh
 EXTRA_DIST += tests/integration/lib.sh
 
 check_PROGRAMS += tests/unit/test-control-node
