@@ -162,6 +162,8 @@ static void node_event(Node *n, NodeEvent event, void *userdata) {
 
         switch (event) {
         case NODE_EVENT_READY:
+                /* FUSE seam: once fusefs exists, the mount happens here and
+                 * READY=1 follows it (DESIGN §3: mounted and caught up). */
                 if (!d->ready_sent) {
                         d->ready_sent = true;
                         log_info("Node is caught up with the cluster, ready.");
