@@ -96,9 +96,9 @@ const ConfKey conf_keys[] = {
         KEY("fuse", "consistency", CONF_TYPE_CONSISTENCY, 0, "linearizable", 0, 0, consistency,
             "linearizable: opens and lookups wait for a read barrier; local: serve the "
             "local replica (monotonic, maybe stale)."),
-        KEY("fuse", "max_file_size", CONF_TYPE_SIZE, 0, "1M", 1, UINT64_C(32) << 20,
-            max_file_size, "Largest regular file (EFBIG beyond); at most 32M, since a file is "
-            "committed as one log entry."),
+        KEY("fuse", "max_file_size", CONF_TYPE_SIZE, 0, "1M", 1, UINT64_C(64) << 20,
+            max_file_size, "Largest regular file (EFBIG beyond); a file is committed as one "
+            "log entry."),
         KEY("fuse", "max_total_size", CONF_TYPE_SIZE, 0, "1G", 1, UINT64_C(1) << 40,
             max_total_size, "Largest total size of all file data in the tree (ENOSPC beyond)."),
         KEY("fuse", "max_name_length", CONF_TYPE_UINT, 0, "255", 1, 255, max_name_length,

