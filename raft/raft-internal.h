@@ -65,7 +65,10 @@ typedef struct Progress {
         size_t if_head, if_count, if_bytes;
 
         bool probe_sent;                /* PROBE: an append is outstanding */
-        uint64_t last_progress;         /* when match last advanced (retransmission) */
+        uint64_t probe_sent_at;
+        unsigned ack_wait;              /* heartbeat answers in a row that showed
+                                         * entries it has but never acknowledged */
+        uint64_t last_progress;         /* when match last advanced */
         uint64_t last_contact;          /* when it last answered us */
         bool recent_active;             /* answered since the last CheckQuorum */
         uint64_t read_ack;              /* highest heartbeat seq it acknowledged */

@@ -475,8 +475,12 @@ static void push_batch(World *w, Node *n, Batch *b) {
                 n->pending = realloc(n->pending, n->cap_pending * sizeof(Batch));
                 assert(n->pending);
         }
-        b->done_at = MAX(n->disk_busy_until, w->now) +
-                     world_range(w, w->c.disk_min_usec, w->c.disk_max_usec);
+        /* Group commit: a write issued while earlier ones are in flight
+         * completes with them at the earliest (one fsync covers all). A
+         * batch that writes nothing only keeps its place in the order. */
+        bool writes = b->has_hs || b->install || b->n > 0;
+        uint64_t d = writes ? world_range(w, w->c.disk_min_usec, w->c.disk_max_usec) : 0;
+        b->done_at = MAX(n->disk_busy_until, w->now + d);
         n->disk_busy_until = b->done_at;
         n->pending[n->n_pending++] = *b;
         world_schedule(w, b->done_at, EV_DISK, n->idx, -1, NULL, 0, n->incarnation);
@@ -505,7 +509,7 @@ static void process_one(World *w, Node *n) {
                 check_leader_commit(w, n, n->leader_term, u.hard_state.commit);
         take_messages(w, n, &u, &b);
         need = need || u.hard_state_changed || b.n_msgs > 0 || u.n_chunks > 0;
-        if (need) {
+        if (u.hard_state_changed || b.n > 0 || b.install) {
                 /* The commit index rides along with any write (it may lag). */
                 b.has_hs = true;
                 b.hs = u.hard_state;
@@ -585,7 +589,7 @@ void node_deliver(World *w, Node *n, int from, const uint8_t *data, size_t len) 
                 return;
         int k = raft_receive(n->r, w->now, w->nodes[from].id, data, len);
         if (k < 0) {
-                check_fail(w, "node %d: raft_receive from %d: %s", n->idx, from, strerror(-k));
+                check_fail(w, "node %d: raft_receive of a %s from %d: %s", n->idx, raft_msg_type_to_string(data[2]), from, strerror(-k));
                 return;
         }
         node_process(w, n);
