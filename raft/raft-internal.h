@@ -248,6 +248,7 @@ int rlog_copy(Raft *r, uint64_t index, RaftEntry *ret, bool *ret_owned);
 /* election.c */
 void election_reset_timer(Raft *r);
 void campaign(Raft *r, bool pre, bool transfer);
+bool may_campaign(const Raft *r);
 void follower_tick(Raft *r);
 void candidate_tick(Raft *r);
 void handle_vote(Raft *r, const RaftMsg *m);

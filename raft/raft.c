@@ -456,8 +456,7 @@ static void step_follower(Raft *r, const RaftMsg *m) {
                 handle_snapshot(r, m);
                 break;
         case RAFT_MSG_TIMEOUT_NOW:
-                if (self_is_voter(r))
-                        campaign(r, false, true);
+                campaign(r, false, true);
                 break;
         case RAFT_MSG_VOTE:
                 handle_vote(r, m);
@@ -480,8 +479,7 @@ static void step_candidate(Raft *r, const RaftMsg *m) {
                 step_follower(r, m);
                 break;
         case RAFT_MSG_TIMEOUT_NOW:
-                if (self_is_voter(r))
-                        campaign(r, false, true);
+                campaign(r, false, true);
                 break;
         case RAFT_MSG_VOTE:
                 handle_vote(r, m);
