@@ -455,6 +455,7 @@ static void take_messages(World *w, Node *n, const RaftUpdate *u, Batch *b) {
 }
 
 static void take_events(World *w, Node *n, const RaftUpdate *u) {
+        uint64_t old_term = n->leader_term;
         for (size_t i = 0; i < u->n_events; i++) {
                 const RaftEvent *e = &u->events[i];
                 world_hash(w, mix64(e->type * 31 + e->term) ^ e->role ^ (e->leader << 8));
@@ -462,6 +463,9 @@ static void take_events(World *w, Node *n, const RaftUpdate *u) {
                         continue;
                 if (e->role == RAFT_LEADER) {
                         n->leader_term = e->term;
+                        /* What it knew committed before leading is not its doing. */
+                        if (e->term != old_term)
+                                n->lead_commit_base = u->hard_state.commit;
                         w->n_elections++;
                         check_became_leader(w, n, e->term);
                 } else
@@ -506,7 +510,8 @@ static void process_one(World *w, Node *n) {
         }
         take_events(w, n, &u);
         if (n->leader_term && raft_role(n->r) == RAFT_LEADER)
-                check_leader_commit(w, n, n->leader_term, u.hard_state.commit);
+                if (u.hard_state.commit > n->lead_commit_base)
+                        check_leader_commit(w, n, n->leader_term, u.hard_state.commit);
         take_messages(w, n, &u, &b);
         need = need || u.hard_state_changed || b.n_msgs > 0 || u.n_chunks > 0;
         if (u.hard_state_changed || b.n > 0 || b.install) {

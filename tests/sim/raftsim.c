@@ -154,6 +154,12 @@ static void draw_config(World *w) {
         c->propose_every_usec = world_range(w, 1, 30) * USEC_PER_MSEC;
         c->read_every_usec = world_range(w, 2, 100) * USEC_PER_MSEC;
         c->fault_every_usec = world_range(w, 50, 1000) * USEC_PER_MSEC;
+        /* A quarter of the worlds are storms: faults every few heartbeats,
+         * which is what it takes to reach the rare interleavings (Figure 8
+         * of the Raft paper needs three leader changes around one entry). */
+        c->storm = world_chance_pm(w, 250);
+        if (c->storm)
+                c->fault_every_usec = world_range(w, 1, 6) * o->heartbeat_usec;
         c->snapshot_every = (unsigned) PICK(w, 0, 10, 50, 200);
         c->snapshot_trailing = (unsigned) world_range(w, 0, 20);
         c->snapshot_pad = (size_t) world_range(w, 0, 3000);
@@ -419,7 +425,7 @@ static void ev_fault(World *w) {
         if (w->heal_phase)
                 return;
         uint64_t x = world_range(w, 0, 99);
-        if (x < 20)
+        if (x < (w->c.storm ? 40 : 20))
                 fault_crash(w);
         else if (x < 50)
                 fault_partition(w);
