@@ -19,3 +19,9 @@ tests_sim_raftsim_SOURCES = tests/sim/raftsim.c tests/sim/node.c tests/sim/check
 tests_sim_raftsim_LDADD = raft/libraft.a lib/libcommon.a
 dist_check_SCRIPTS += tests/sim/run-sim
 TESTS += tests/sim/run-sim
+
+check_PROGRAMS += tests/unit/test-raft
+TESTS += tests/unit/test-raft
+tests_unit_test_raft_SOURCES = tests/unit/test-raft.c tests/unit/raft-harness.c tests/unit/raft-harness.h
+tests_unit_test_raft_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_raft_LDADD = raft/libraft.a lib/libcommon.a $(CHECK_LIBS)
