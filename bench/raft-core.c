@@ -74,7 +74,8 @@ static int src_entries(void *u, uint64_t lo, uint64_t hi, size_t max_bytes, Raft
                 if (s->index != i || (k > 0 && bytes + s->len > max_bytes))
                         break;
                 es[k] = (RaftEntry) { s->term, i, s->type, s->len, malloc(s->len + 1) };
-                memcpy(es[k].data, s->data, s->len);
+                if (s->len)
+                        memcpy(es[k].data, s->data, s->len);
                 bytes += s->len;
                 k++;
         }
@@ -116,7 +117,8 @@ static void store_entries(Node *n, const RaftEntry *es, size_t cnt) {
                         if (!s->data)
                                 abort();
                 }
-                memcpy(s->data, es[i].data, es[i].len);
+                if (es[i].len)
+                        memcpy(s->data, es[i].data, es[i].len);
                 s->index = es[i].index;
                 s->term = es[i].term;
                 s->type = es[i].type;

@@ -199,6 +199,8 @@ struct Raft {
         RaftEntry *upd_committed;
         size_t cap_upd_committed;
         bool *upd_committed_owned;
+        size_t cap_upd_owned;
+        bool apply_blocked;             /* the source failed: retry at the next tick */
         size_t n_upd_committed;
         RaftReadResult *upd_reads;
         size_t n_upd_reads, cap_upd_reads;
@@ -243,7 +245,6 @@ void rlog_evict(Raft *r);
 void rlog_reset(Raft *r, uint64_t snap_index, uint64_t snap_term);
 int rlog_encode_entries(Raft *r, Buf *b, uint64_t lo, uint64_t hi_incl, size_t max_bytes,
                         size_t max_n, uint32_t *ret_n, size_t *ret_bytes);
-int rlog_copy(Raft *r, uint64_t index, RaftEntry *ret, bool *ret_owned);
 
 /* election.c */
 void election_reset_timer(Raft *r);

@@ -589,6 +589,7 @@ int raft_receive(Raft *r, uint64_t now, uint64_t from, const void *data, size_t 
 void raft_tick(Raft *r, uint64_t now) {
         assert(r->started && !r->in_update);
         r->now = MAX(r->now, now);
+        r->apply_blocked = false;       /* retry reading committed entries */
         r->tick(r);
         reads_tick(r);
 }
@@ -711,32 +712,70 @@ static void flush(Raft *r) {
 bool raft_has_update(const Raft *r) {
         return r->need_flush || r->hs_dirty || r->n_msgs > 0 || r->n_events > 0 ||
                r->n_chunks > 0 || r->install || r->log.unstable <= r->log.last_index ||
-               r->applied < r->commit || (r->n_ready > 0 && r->ready[0].index <= r->applied);
+               (r->applied < r->commit && !r->apply_blocked) ||
+               (r->n_ready > 0 && (r->ready[0].error || r->ready[0].index <= r->applied));
 }
 
+/* Appends committed entries [lo, hi) that left memory, read through the
+ * source in one call, to the update (owned copies). Returns how many. */
+static int read_old_committed(Raft *r, uint64_t lo, uint64_t hi, size_t max_bytes) {
+        RaftEntry *es = NULL;
+        size_t got = 0;
+        int k = r->o.entries.entries(r->o.entries.userdata, lo, hi, max_bytes, &es, &got);
+        if (k < 0)
+                return k;
+        for (size_t j = 0; j < got; j++)
+                if (k >= 0 && (es[j].index != lo + j || got > hi - lo))
+                        k = -EIO;
+        if (k < 0 || got == 0) {
+                for (size_t j = 0; j < got; j++)
+                        raft_entry_done(&es[j]);
+                free(es);
+                return k < 0 ? k : -EIO;
+        }
+        for (size_t j = 0; j < got; j++) {
+                r->upd_committed[r->n_upd_committed] = es[j];
+                r->upd_committed_owned[r->n_upd_committed++] = true;
+        }
+        free(es);
+        return (int) got;
+}
+
+/* Hands out committed entries (applied advances), at most max_apply_bytes
+ * of payload per update. A storage error stops it until the next tick. */
 static void update_committed(Raft *r) {
         size_t bytes = 0;
         uint64_t hi = r->commit;
 
         r->n_upd_committed = 0;
-        if (hi <= r->applied)
+        if (hi <= r->applied || r->apply_blocked)
                 return;
-        size_t want = (size_t) MIN(hi - r->applied, (uint64_t) 1 << 20);
-        size_t cap = r->cap_upd_committed;
+        size_t want = (size_t) MIN(hi - r->applied, (uint64_t) 1 << 16);
         if (grow((void **) &r->upd_committed, &r->cap_upd_committed, want, sizeof(RaftEntry)) < 0 ||
-            grow((void **) &r->upd_committed_owned, &cap, want, sizeof(bool)) < 0)
+            grow((void **) &r->upd_committed_owned, &r->cap_upd_owned, want, sizeof(bool)) < 0)
                 return;
-        for (uint64_t i = r->applied + 1; i <= hi && r->n_upd_committed < want; i++) {
-                RaftEntry e;
-                bool owned;
-                if (rlog_copy(r, i, &r->upd_committed[r->n_upd_committed], &owned) < 0)
-                        break;  /* storage trouble: retry with the next update */
-                e = r->upd_committed[r->n_upd_committed];
-                r->upd_committed_owned[r->n_upd_committed++] = owned;
-                bytes += e.len;
-                r->applied = i;
-                if (bytes >= r->o.max_apply_bytes)
-                        break;
+        while (r->applied < hi && r->n_upd_committed < want && bytes < r->o.max_apply_bytes) {
+                uint64_t i = r->applied + 1;
+                const RaftEntry *e = rlog_mem(r, i);
+                if (e) {
+                        r->upd_committed[r->n_upd_committed] = *e;
+                        r->upd_committed_owned[r->n_upd_committed++] = false;
+                        bytes += e->len;
+                        r->applied = i;
+                        continue;
+                }
+                size_t before = r->n_upd_committed;
+                uint64_t end = MIN(hi + 1, r->log.mem_first);
+                end = MIN(end, i + (want - before));
+                int k = read_old_committed(r, i, end, r->o.max_apply_bytes - bytes);
+                if (k < 0) {
+                        trace(r, "cannot read committed entry %" PRIu64 ": %d", i, k);
+                        r->apply_blocked = true;
+                        return;
+                }
+                for (size_t j = before; j < r->n_upd_committed; j++)
+                        bytes += r->upd_committed[j].len;
+                r->applied += (uint64_t) k;
         }
 }
 

@@ -409,6 +409,7 @@ void handle_heartbeat_resp(Raft *r, const RaftMsg *m) {
                         p->next = next;
                 }
         }
+        transfer_check(r, p);           /* resends TimeoutNow if it was lost */
         reads_check_quorum(r);
 }
 

@@ -46,7 +46,8 @@ static void disk_drop_before(Disk *d, uint64_t first) {
         size_t k = 0;
         while (k < d->n && d->first + k < first)
                 entry_free(&d->log[k++]);
-        memmove(d->log, d->log + k, (d->n - k) * sizeof(SimEntry));
+        if (d->n > k)
+                memmove(d->log, d->log + k, (d->n - k) * sizeof(SimEntry));
         d->n -= k;
         d->first = d->n > 0 ? d->first + k : MAX(first, d->first + k);
 }
