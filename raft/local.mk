@@ -4,6 +4,7 @@ noinst_LIBRARIES += raft/libraft.a
 raft_libraft_a_SOURCES = \
 	raft/raft.h raft/entry.h raft/msg.h raft/raft-internal.h \
 	raft/raft.c \
+	raft/update.c \
 	raft/rlog.c \
 	raft/election.c \
 	raft/replication.c \

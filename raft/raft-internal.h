@@ -1,8 +1,8 @@
 /* raft-internal.h — the Raft struct and the functions the core's files share.
  *
  * File map (one concern each):
- *   raft.c         lifecycle, the public entry points, role switching, the
- *                  update (what the caller takes out), accessors
+ *   raft.c         lifecycle, the public entry points, role switching, accessors
+ *   update.c       the update: what the caller takes out
  *   rlog.c         the entry log: in-memory window over the caller's storage
  *   election.c     timers, PreVote, RequestVote, TimeoutNow, leadership transfer
  *   replication.c  AppendEntries, heartbeats, per-follower progress, commit
@@ -224,6 +224,9 @@ void send_msg(Raft *r, RaftMsg *m, bool after_persist);
 size_t send_begin(Raft *r);
 void send_end(Raft *r, uint64_t to, size_t start, bool after_persist);
 size_t quorum(size_t voters);
+
+/* update.c */
+void update_release(Raft *r);
 
 /* role transitions (raft.c) */
 void become_follower(Raft *r, uint64_t term, uint64_t leader);
