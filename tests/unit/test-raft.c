@@ -683,6 +683,41 @@ START_TEST(test_membership_add_voter) {
 }
 END_TEST
 
+static bool drop_to_3(Harness *h, const HMsg *m, void *u) {
+        return m->to != 3;
+}
+
+START_TEST(test_membership_slow_learner) {
+        /* A learner that cannot keep up is not promoted: each round must
+         * finish within an election timeout, and after max_catch_up_rounds
+         * the promotion is dropped. */
+        Harness *h = h_new(3, 1, NULL);
+        h_elect(h, 0);
+        h->filter = drop_to_3;
+        ck_assert_int_eq(raft_change_config(h->node[0].r, h->now, RAFT_CONF_ADD_VOTER, 4, "n4",
+                                            "addr4", NULL), 0);
+        h_process(h, 0);
+        for (int k = 0; k < 200; k++) {
+                ck_assert_int_eq(h_propose(h, 0, "load", NULL), 0);
+                h_advance(h, h->now + h->opts.heartbeat_usec);
+                h_deliver(h);
+        }
+        const RaftServer *s = raft_config_find(raft_config(h->node[0].r), 4);
+        ck_assert_int_eq(s->role, RAFT_LEARNER);
+        /* Its promotion can be asked for again once it is reachable. */
+        h->filter = NULL;
+        ck_assert_int_eq(raft_change_config(h->node[0].r, h->now, RAFT_CONF_ADD_VOTER, 4, "n4",
+                                            "addr4", NULL), 0);
+        for (int k = 0; k < 30; k++) {
+                h_advance(h, h->now + h->opts.heartbeat_usec);
+                h_deliver(h);
+        }
+        s = raft_config_find(raft_config(h->node[0].r), 4);
+        ck_assert_int_eq(s->role, RAFT_VOTER);
+        h_free(h);
+}
+END_TEST
+
 START_TEST(test_membership_rules) {
         Harness *h = h_new(3, 1, NULL);
         /* A leader that has not committed an entry of its term refuses. */
@@ -866,6 +901,7 @@ static Suite *raft_suite(void) {
                 { "snapshot-install", test_snapshot_install },
                 { "snapshot-restart", test_snapshot_restart },
                 { "membership-add-voter", test_membership_add_voter },
+                { "membership-slow-learner", test_membership_slow_learner },
                 { "membership-rules", test_membership_rules },
                 { "membership-remove-leader", test_membership_remove_leader },
                 { "restart", test_restart_keeps_state },
