@@ -44,9 +44,10 @@
  * may leave only when everything persisted by its update (and all earlier
  * ones) is durable: votes and acknowledgements promise durable state. Other
  * messages (a leader's appends and heartbeats, pre-votes, rejections,
- * forwarded proposals, read-index traffic) may leave at once: the leader writes to its
- * own disk in parallel with replication (Raft thesis §10.2.1) and counts its
- * own log toward commit only up to what raft_persisted() reported durable.
+ * forwarded proposals, read-index traffic) may leave at once: the leader
+ * writes to its own disk in parallel with replication (Raft thesis §10.2.1)
+ * and counts its own log toward commit only up to what raft_persisted()
+ * reported durable.
  *
  * Roles are Raft's (follower, pre-candidate, candidate, leader). Whether a
  * node campaigns comes from the configuration: voters do; learners and
@@ -271,8 +272,12 @@ int raft_message_peek(const void *data, size_t len, uint64_t *ret_from, uint64_t
  * and ret_term may be NULL.
  * Errors: -ENOTCONN no leader known (or this node is a candidate);
  * -EAGAIN the leader's max_uncommitted_bytes is reached (retry after
- * commits); -EBUSY a leadership transfer is under way; -E2BIG larger than
- * max_entry_bytes; -ENOMEM. */
+ * commits), or a follower already holds max_entries_per_msg proposals (or
+ * max_uncommitted_bytes) not yet forwarded (retry after the next update);
+ * -EBUSY a leadership transfer is under way; -E2BIG larger than
+ * max_entry_bytes; -ENOMEM. Forwarded proposals that the leader refuses
+ * (limits, transfer) or that are still buffered when the leader changes are
+ * dropped silently. */
 int raft_propose(Raft *r, uint64_t now, const void *data, size_t len,
                  uint64_t *ret_index, uint64_t *ret_term);
 
