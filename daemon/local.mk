@@ -12,15 +12,16 @@ daemon_libdaemon_a_SOURCES = \
 	daemon/node-ops.c \
 	daemon/node-session.c \
 	daemon/node-status.c \
-	daemon/restore.c daemon/restore.h
+	daemon/restore.c daemon/restore.h \
+	daemon/mount.c daemon/mount.h
 daemon_libdaemon_a_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 
 sbin_PROGRAMS += raftfsd
 raftfsd_SOURCES = daemon/main.c
 raftfsd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 # Everything the Node links: the layers below the daemon.
-DAEMON_LIBS = daemon/libdaemon.a raft/libraft.a store/libstore.a tree/libtree.a tls/libtls.a \
-	lib/libcommon.a $(OPENSSL_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS) -lm
+DAEMON_LIBS = daemon/libdaemon.a fusefs/libfusefs.a raft/libraft.a store/libstore.a tree/libtree.a tls/libtls.a \
+	lib/libcommon.a $(OPENSSL_LIBS) $(FUSE_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS) -lm
 raftfsd_LDADD = $(DAEMON_LIBS)
 
 check_PROGRAMS += tests/unit/test-config

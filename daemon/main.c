@@ -29,6 +29,7 @@
 #include "daemon/control.h"
 #include "daemon/host.h"
 #include "daemon/metrics.h"
+#include "daemon/mount.h"
 #include "daemon/node.h"
 #include "daemon/restore.h"
 #include "lib/log.h"
@@ -50,6 +51,7 @@ typedef struct Daemon {
         Conf *conf;
         Metrics *metrics;
         Node *node;
+        Mount *mount;
         ControlServer *control;
         sd_event_source *watchdog_timer;
         sd_event_source *status_timer;
@@ -169,8 +171,13 @@ static void node_event(Node *n, NodeEvent event, void *userdata) {
 
         switch (event) {
         case NODE_EVENT_READY:
-                /* FUSE seam: once fusefs exists, the mount happens here and
-                 * READY=1 follows it (DESIGN §3: mounted and caught up). */
+                /* READY=1 means mounted and caught up (DESIGN §3). */
+                if (d->conf->mount && !d->mount && !d->stopping &&
+                    mount_start(d->event, d->node, d->conf, &d->mount) < 0) {
+                        d->exit_code = EXIT_FAILURE;
+                        (void) sd_event_exit(d->event, EXIT_FAILURE);
+                        break;
+                }
                 if (!d->ready_sent) {
                         d->ready_sent = true;
                         log_info("Node is caught up with the cluster, ready.");
@@ -231,6 +238,8 @@ static int setup_watchdog(Daemon *d) {
 static void node_stopped(Node *n, void *userdata) {
         Daemon *d = userdata;
 
+        /* Leadership has moved on: now unmount, answering parked requests. */
+        d->mount = mount_stop(d->mount);
         log_info("Stopped.");
         (void) sd_event_exit(d->event, d->exit_code);
 }
@@ -307,6 +316,7 @@ static int setup_signals(Daemon *d) {
 
 static void daemon_done(Daemon *d) {
         d->control = control_server_free(d->control);
+        d->mount = mount_stop(d->mount);
         d->node = node_free(d->node);
         sd_event_source_disable_unref(d->watchdog_timer);
         sd_event_source_disable_unref(d->status_timer);

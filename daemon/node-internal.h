@@ -117,6 +117,7 @@ struct Node {
         Metrics *metrics;
         NodeMetrics m;
         uint64_t self_id;
+        uint64_t housekeeping_last_usec;        /* node_now() of the last housekeeping turn */
 
         Store *store;
         Raft *raft;
@@ -196,7 +197,8 @@ void node_emit(Node *n, NodeEvent event);
 /* node-ops.c */
 void node_propose_internal(Node *n, TreeCmd *c);   /* fire and forget */
 void node_ops_housekeeping(Node *n, uint64_t now);
-void node_ops_apply_result(Node *n, const RaftEntry *e, const TreeResult *res);
+void node_ops_apply_result(Node *n, const RaftEntry *e, uint64_t session, uint64_t request,
+                           const TreeResult *res);
 void node_ops_read_result(Node *n, const RaftReadResult *rr);
 void node_ops_event(Node *n, const RaftEvent *ev);
 void node_ops_notices(Node *n, const RaftEntry *e, const TreeNotice *notices, size_t n_notices);

@@ -170,7 +170,7 @@ static bool may_retry(Node *n, const NodeOp *op) {
         return op->index && raft_applied_index(n->raft) >= op->index;
 }
 
-int node_propose(Node *n, const TreeCmd *cmd, bool need_session, NodeProposalFn done, void *userdata,
+int node_propose(Node *n, TreeCmd *cmd, bool need_session, NodeProposalFn done, void *userdata,
                  NodeOp **ret_op) {
         TreeCmd c = *cmd;
         NodeOp *op;
@@ -195,6 +195,12 @@ int node_propose(Node *n, const TreeCmd *cmd, bool need_session, NodeProposalFn 
                 node_op_free(op);
                 return r;
         }
+        /* The caller learns the author it was given (the mount matches lock
+         * grants and its own entries by session and request). */
+        cmd->session = c.session;
+        cmd->request = c.request;
+        cmd->ack = c.ack;
+        cmd->time_usec = c.time_usec;
         metric_inc(n->m.proposals);
         try_propose(n, op);
         *ret_op = op;
@@ -202,22 +208,10 @@ int node_propose(Node *n, const TreeCmd *cmd, bool need_session, NodeProposalFn 
         return 0;
 }
 
-/* Reads (session, request) from an encoded command's fixed header (see
- * tree.h: u8 version, u8 type, u64 session, u64 request, ...). */
-static bool peek_author(const uint8_t *data, size_t len, uint64_t *session, uint64_t *request) {
-        if (len < 18 || data[0] != TREE_CMD_VERSION)
-                return false;
-        *session = le64_load(data + 2);
-        *request = le64_load(data + 10);
-        return true;
-}
-
-void node_ops_apply_result(Node *n, const RaftEntry *e, const TreeResult *res) {
-        uint64_t session, request;
+void node_ops_apply_result(Node *n, const RaftEntry *e, uint64_t session, uint64_t request,
+                           const TreeResult *res) {
         NodeOp *op, *tmp;
 
-        if (!peek_author(e->data, e->len, &session, &request))
-                return;
         list_foreach_safe(op, tmp, &n->ops, link) {
                 if (op->kind != NODE_OP_PROPOSAL)
                         continue;

@@ -393,6 +393,7 @@ static int apply_entries(Node *n, const RaftEntry *entries, size_t count) {
         for (size_t i = 0; i < count; i++) {
                 const RaftEntry *e = &entries[i];
                 TreeResult res = {};
+                uint64_t session = 0, request = 0;
                 int r;
 
                 if (e->type != RAFT_ENTRY_NORMAL)
@@ -400,11 +401,14 @@ static int apply_entries(Node *n, const RaftEntry *entries, size_t count) {
                 r = tree_apply(n->tree, e->index, e->data, e->len, &res, &n->notices);
                 if (r < 0)
                         return r;       /* -ENOMEM: the tree may be half-changed */
-                node_ops_apply_result(n, e, &res);
+                /* A malformed entry has no author; its result is -EBADMSG. */
+                if (tree_cmd_author(e->data, e->len, &session, &request) == 0)
+                        node_ops_apply_result(n, e, session, request, &res);
                 if (n->notices.n > 0) {
                         node_ops_notices(n, e, n->notices.items, n->notices.n);
                         if (n->notice_fn)
-                                n->notice_fn(e->index, n->notices.items, n->notices.n, n->notice_userdata);
+                                n->notice_fn(e->index, session, request, n->notices.items, n->notices.n,
+                                             n->notice_userdata);
                         tree_notices_clear(&n->notices);
                 }
         }
@@ -479,6 +483,21 @@ static int raft_timer_handler(sd_event_source *s, uint64_t usec, void *userdata)
 
 static int housekeeping_handler(sd_event_source *s, uint64_t usec, void *userdata) {
         Node *n = userdata;
+        uint64_t now = node_now(n);
+
+        /* A stall of this process (SIGSTOP, a paused VM, a stuck disk) is
+         * time in which it could hear nobody: silence measured across it says
+         * nothing about the peers. A leader that comes back still leading
+         * gives every session a fresh ttl of grace, as a new leader does,
+         * instead of expiring the sessions of nodes that were fine. */
+        if (n->housekeeping_last_usec != 0 &&
+            now > n->housekeeping_last_usec + 2 * n->conf->election_timeout_ms * USEC_PER_MSEC &&
+            n->leader_since_usec != 0) {
+                log_notice("Event loop stalled for %llu ms: granting every session a full ttl of grace.",
+                           (unsigned long long) ((now - n->housekeeping_last_usec) / USEC_PER_MSEC));
+                n->leader_since_usec = now;
+        }
+        n->housekeeping_last_usec = now;
 
         node_housekeeping(n);
         node_drive(n);
@@ -762,6 +781,15 @@ int node_reload(Node *n) {
 void node_set_event_handler(Node *n, NodeEventFn fn, void *userdata) {
         n->event_fn = fn;
         n->event_userdata = userdata;
+}
+
+uint64_t node_self_id(Node *n) {
+        return n->self_id;
+}
+
+const char *node_member_name(Node *n, uint64_t id) {
+        const RaftServer *s = n->raft ? raft_config_find(raft_config(n->raft), id) : NULL;
+        return s ? s->name : NULL;
 }
 
 void node_set_notice_handler(Node *n, NodeNoticeFn fn, void *userdata) {

@@ -158,6 +158,12 @@ bool node_has_quorum(Node *n);
  * mounted), for status and STATUS=. The string is copied. */
 void node_set_mountpoint(Node *n, const char *mountpoint);
 
+/* This node's id in the Raft configuration (never 0). */
+uint64_t node_self_id(Node *n);
+
+/* The name of member `id`, or NULL when it is not in the configuration. */
+const char *node_member_name(Node *n, uint64_t id);
+
 /* This node's session id (0 when it has none: writes that need a session,
  * such as locks, must fail with EIO then). */
 uint64_t node_session_id(Node *n);
@@ -174,9 +180,10 @@ typedef void (*NodeProposalFn)(int r, const TreeResult *result, void *userdata);
  * expired meanwhile; -ECANCELED when the node stops. Commands with
  * need_session false are sent without a session when the node has none
  * (no dedupe: they are not retried after they may have been appended).
+ * The author fields and time_usec it stamped are written back into *cmd.
  * 0 with *ret_op, or -EINVAL (cannot encode), -EIO (no session but
  * need_session), -ENOMEM at once. */
-int node_propose(Node *n, const TreeCmd *cmd, bool need_session, NodeProposalFn done, void *userdata,
+int node_propose(Node *n, TreeCmd *cmd, bool need_session, NodeProposalFn done, void *userdata,
                  NodeOp **ret_op);
 
 typedef void (*NodeBarrierFn)(int r, void *userdata);
@@ -188,8 +195,10 @@ typedef void (*NodeBarrierFn)(int r, void *userdata);
 int node_read_barrier(Node *n, NodeBarrierFn done, void *userdata, NodeOp **ret_op);
 
 /* Called with the notices of every applied entry, in order (cache
- * invalidation, lock grants). The notices are valid during the call only.
+ * invalidation, lock grants), with the entry's author (session, request;
+ * 0 when none). The notices are valid during the call only.
  * The handler must not call node functions that drive raft (propose,
  * barrier); it may queue work for later. */
-typedef void (*NodeNoticeFn)(uint64_t index, const TreeNotice *notices, size_t n_notices, void *userdata);
+typedef void (*NodeNoticeFn)(uint64_t index, uint64_t author_session, uint64_t author_request,
+                             const TreeNotice *notices, size_t n_notices, void *userdata);
 void node_set_notice_handler(Node *n, NodeNoticeFn fn, void *userdata);
