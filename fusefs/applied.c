@@ -119,11 +119,11 @@ void fs_invalidate_all(FuseFs *fs) {
         while (hashmap_iterate(fs->inodes, &it, NULL, &v)) {
                 KInode *k = v;
                 notifier_inval_inode(fs->notifier, k->ino, true);
-                if (k->kname && k->ino != TREE_ROOT_INO)
-                        notifier_inval_entry(fs->notifier, k->kparent, k->kname, 0);
-                /* Whatever the kernel walked before may be stale now; a
-                 * lookup from now on (at this applied index or later) is
-                 * fresh again. */
+                /* Dentries are not tracked by name (memory): whatever the
+                 * kernel walked before may be stale now, so the next open
+                 * of each inode answers ESTALE and the VFS revalidates the
+                 * path with LOOKUPs; a lookup from now on (at this applied
+                 * index or later) is fresh again. */
                 k->name_index = tree_applied_index(fs_tree(fs));
         }
 }

@@ -40,7 +40,6 @@ static KInode *kinode_alloc(FuseFs *fs, uint64_t ino) {
         if (!k)
                 return NULL;
         k->ino = ino;
-        list_init(&k->bg_waiters);
         if (hashmap_put(fs->inodes, U64_TO_PTR(ino), k) < 0) {
                 free(k);
                 return NULL;
@@ -49,12 +48,14 @@ static KInode *kinode_alloc(FuseFs *fs, uint64_t ino) {
 }
 
 static void kinode_destroy(FuseFs *fs, KInode *k) {
-        Op *w, *tmp;
-        list_foreach_safe(w, tmp, &k->bg_waiters, wnode)
-                op_abort(w, EIO);
+        if (k->extra) {
+                Op *w, *tmp;
+                list_foreach_safe(w, tmp, &k->extra->bg_waiters, wnode)
+                        op_abort(w, EIO);
+                free(k->extra->posix_owners);
+                free(k->extra);
+        }
         (void) hashmap_remove(fs->inodes, U64_TO_PTR(k->ino));
-        free(k->kname);
-        free(k->posix_owners);
         free(k);
 }
 
@@ -80,7 +81,9 @@ void kinodes_abort_waiters(FuseFs *fs) {
         while (hashmap_iterate(fs->inodes, &it, NULL, &v)) {
                 KInode *k = v;
                 Op *w, *tmp;
-                list_foreach_safe(w, tmp, &k->bg_waiters, wnode)
+                if (!k->extra)
+                        continue;
+                list_foreach_safe(w, tmp, &k->extra->bg_waiters, wnode)
                         op_abort(w, EIO);
         }
 }
@@ -161,16 +164,8 @@ static KInode *kinode_ref(FuseFs *fs, uint64_t parent, const char *name, const s
                         return NULL;
         }
         k->nlookup++;
-        if (parent != 0 && ino != TREE_ROOT_INO) {
+        if (parent != 0 && ino != TREE_ROOT_INO)
                 k->kparent = parent;
-                if (name && (!k->kname || strcmp(k->kname, name) != 0)) {
-                        char *n = strdup(name);
-                        if (n) {
-                                free(k->kname);
-                                k->kname = n;
-                        }
-                }
-        }
         k->lookup_index = tree_applied_index(fs_tree(fs));
         kattr_set(&k->attr, st);
         k->removed = false;
@@ -299,25 +294,39 @@ bool kinode_path_stale(FuseFs *fs, uint64_t ino) {
         return false;
 }
 
+KExtra *kinode_extra(KInode *k) {
+        if (!k->extra) {
+                k->extra = calloc(1, sizeof(KExtra));
+                if (!k->extra)
+                        return NULL;
+                list_init(&k->extra->bg_waiters);
+        }
+        return k->extra;
+}
+
 int kinode_owner_add(KInode *k, uint64_t owner) {
-        for (size_t i = 0; i < k->n_posix_owners; i++)
-                if (k->posix_owners[i] == owner)
+        KExtra *x = kinode_extra(k);
+        if (!x)
+                return -ENOMEM;
+        for (size_t i = 0; i < x->n_posix_owners; i++)
+                if (x->posix_owners[i] == owner)
                         return 0;
         /* A process has one owner; a handful per file is the norm. */
-        if (k->n_posix_owners >= 4096)
+        if (x->n_posix_owners >= 4096)
                 return -ENOLCK;
-        uint64_t *a = realloc(k->posix_owners, (k->n_posix_owners + 1) * sizeof(uint64_t));
+        uint64_t *a = realloc(x->posix_owners, (x->n_posix_owners + 1) * sizeof(uint64_t));
         if (!a)
                 return -ENOMEM;
-        a[k->n_posix_owners++] = owner;
-        k->posix_owners = a;
+        a[x->n_posix_owners++] = owner;
+        x->posix_owners = a;
         return 0;
 }
 
 bool kinode_owner_remove(KInode *k, uint64_t owner) {
-        for (size_t i = 0; i < k->n_posix_owners; i++)
-                if (k->posix_owners[i] == owner) {
-                        k->posix_owners[i] = k->posix_owners[--k->n_posix_owners];
+        KExtra *x = k->extra;
+        for (size_t i = 0; x && i < x->n_posix_owners; i++)
+                if (x->posix_owners[i] == owner) {
+                        x->posix_owners[i] = x->posix_owners[--x->n_posix_owners];
                         return true;
                 }
         return false;
@@ -325,20 +334,20 @@ bool kinode_owner_remove(KInode *k, uint64_t owner) {
 
 bool kinode_wait_bg(FuseFs *fs, uint64_t ino, Op *op) {
         KInode *k = kinode_get(fs, ino);
-        if (!k || k->bg_commits == 0)
+        if (!k || !k->extra || k->extra->bg_commits == 0)
                 return false;
-        list_append(&k->bg_waiters, &op->wnode);
+        list_append(&k->extra->bg_waiters, &op->wnode);
         return true;
 }
 
 void kinode_bg_done(FuseFs *fs, uint64_t ino) {
         KInode *k = kinode_get(fs, ino);
-        if (!k || k->bg_commits == 0)
+        if (!k || !k->extra || k->extra->bg_commits == 0)
                 return;
-        if (--k->bg_commits > 0)
+        if (--k->extra->bg_commits > 0)
                 return;
         Op *w, *tmp;
-        list_foreach_safe(w, tmp, &k->bg_waiters, wnode) {
+        list_foreach_safe(w, tmp, &k->extra->bg_waiters, wnode) {
                 list_remove(&w->wnode);
                 op_after_barrier(w);
         }

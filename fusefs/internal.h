@@ -126,23 +126,31 @@ typedef struct KAttr {
         int64_t mtime_ns, ctime_ns;
 } KAttr;
 
+/* What few kernel-known inodes need: kept apart so that the common record
+ * stays small (the kernel may know 100,000s of inodes). */
+typedef struct KExtra {
+        unsigned bg_commits;    /* release-time commits in flight on it */
+        List bg_waiters;        /* Ops (opens) waiting for bg_commits == 0 */
+        uint64_t *posix_owners; /* our lock owners with POSIX locks or waiters here */
+        size_t n_posix_owners;
+} KExtra;
+
 /* A kernel-known inode: one we gave the kernel an entry for, until FORGET
  * brings its lookup count back to zero. */
 typedef struct KInode {
         uint64_t ino;
         uint64_t nlookup;
         uint64_t kparent;       /* directory through which the kernel got it last */
-        char *kname;            /* ... and the name it got it under */
         uint64_t lookup_index;  /* applied index at our last entry reply for it */
         uint64_t name_index;    /* applied index at which another node last removed
                                  * or moved a name of it (0: never) */
         KAttr attr;             /* last attributes the kernel got (tombstone data) */
+        KExtra *extra;          /* NULL until needed */
         bool removed;           /* the tree no longer has it */
-        unsigned bg_commits;    /* release-time commits in flight on it */
-        List bg_waiters;        /* Ops (opens) waiting for bg_commits == 0 */
-        uint64_t *posix_owners; /* our lock owners with POSIX locks or waiters here */
-        size_t n_posix_owners;
 } KInode;
+
+/* k's KExtra, allocated on first use; NULL on allocation failure. */
+KExtra *kinode_extra(KInode *k);
 
 /* An open file or directory. fi->fh holds the pointer. */
 struct Handle {

@@ -627,8 +627,9 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
                 Op *op = op_new(fs, NULL, OP_COMMIT_BG, commit_done);
                 if (op) {
                         KInode *k = kinode_get(fs, h->ino);
-                        if (k) {
-                                k->bg_commits++;
+                        KExtra *x = k ? kinode_extra(k) : NULL;
+                        if (x) {
+                                x->bg_commits++;
                                 op->flags = 1;  /* counted in bg_commits */
                         }
                         handle_flush_enqueue(fs, h, op);

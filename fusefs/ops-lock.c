@@ -27,7 +27,7 @@
  *     (idempotent: the kernel may set flock_release after a failed LOCK_NB).
  *   - POSIX: every close() sends FLUSH with the closing process's owner: its
  *     POSIX locks on the inode go (only when this node knows that owner has
- *     some there, KInode.posix_owners, so that most closes commit nothing).
+ *     some there, KExtra.posix_owners, so that most closes commit nothing).
  *   - OFD (F_OFD_SETLK): they arrive as POSIX locks whose owner is the open
  *     file and never appears in a FLUSH; the handle remembers every POSIX
  *     owner that locked through it and forgets those seen in a FLUSH, and its
