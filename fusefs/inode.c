@@ -283,11 +283,11 @@ bool kinode_path_stale(FuseFs *fs, uint64_t ino) {
          * concurrent renames of directories. */
         for (unsigned depth = 0; depth < 4096; depth++) {
                 KInode *k = kinode_get(fs, cur);
-                if (!k)
-                        return false;
+                if (!k || cur == TREE_ROOT_INO)
+                        return false;   /* the root has no name to be stale */
                 if (k->name_index > k->lookup_index)
                         return true;
-                if (cur == TREE_ROOT_INO || k->kparent == 0 || k->kparent == cur)
+                if (k->kparent == 0 || k->kparent == cur)
                         return false;
                 cur = k->kparent;
         }

@@ -337,8 +337,12 @@ START_TEST(test_no_quorum) {
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(write(fd, "X", 1), 1);
 
-        /* the commit at close times out: close() says EROFS */
+        /* the commit of fsync() times out: fsync() says EROFS, and so does
+         * the close() of the next change */
         srv_call(s, set_stall, (void *) 1);
+        ck_assert_int_eq(fsync(fd), -1);
+        ck_assert_int_eq(errno, EROFS);
+        ck_assert_int_eq(write(fd, "X", 1), 1);
         ck_assert_int_eq(close(fd), -1);
         ck_assert_int_eq(errno, EROFS);
         /* mutations: EROFS; linearizable reads: EIO */
@@ -505,6 +509,28 @@ START_TEST(test_remote_changes_invalidate) {
         /* no settle(): the open must be right even before the notifier ran */
         ck_assert_str_eq(get_file(P(s, "app/conf")), "new");
         ck_assert_str_eq(get_file(P(s, "app.old/conf")), "old");
+        srv_stop(s);
+}
+END_TEST
+
+static void reset_fn(Srv *s, void *arg) {
+        fusefs_notify_reset(s->fs);
+}
+
+START_TEST(test_reset) {
+        srv_skip_unless_possible();
+        Srv *s = srv_start(NULL);
+
+        /* After a snapshot install every cached path is suspect: the next
+         * open re-walks it (ESTALE + LOOKUP_REVAL) and still succeeds. */
+        ck_assert_int_eq(mkdir(P(s, "d"), 0755), 0);
+        ck_assert_int_eq(put_file(P(s, "d/f"), "one"), 0);
+        ck_assert_str_eq(get_file(P(s, "d/f")), "one");
+        srv_call(s, reset_fn, NULL);
+        settle(s);
+        ck_assert_str_eq(get_file(P(s, "d/f")), "one");
+        ck_assert_int_eq(put_file(P(s, "d/f"), "two"), 0);
+        ck_assert_str_eq(get_file(P(s, "d/f")), "two");
         srv_stop(s);
 }
 END_TEST
@@ -770,6 +796,7 @@ static Suite *fusefs_suite(void) {
                 { "no-quorum", test_no_quorum },
                 { "backend-never-answers", test_backend_never_answers },
                 { "remote-changes-invalidate", test_remote_changes_invalidate },
+                { "reset", test_reset },
                 { "xattr", test_xattr },
                 { "ephemeral", test_ephemeral },
                 { "control-dir", test_control_dir },
