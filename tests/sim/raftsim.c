@@ -444,8 +444,9 @@ static void ev_fault(World *w) {
 
 /* S must hold a majority of every voter set some server holds (whether or
  * not that server is a voter there: a demoted server's configuration may
- * be the one that wins). Learners count as voters: a promotion begun
- * during the fault phase may complete after healing. */
+ * be the one that wins). A promotion begun during the fault phase may
+ * complete after healing, so the learners outside S count as voters too
+ * (the worst case; learners inside S only help). */
 static bool majority_everywhere(World *w, const bool *s) {
         for (int i = 0; i < w->c.n_nodes; i++) {
                 Node *n = &w->nodes[i];
@@ -454,8 +455,12 @@ static bool majority_everywhere(World *w, const bool *s) {
                 const RaftConfig *c = raft_config(n->r);
                 size_t v = 0, in = 0;
                 for (size_t j = 0; j < c->n; j++) {
-                        v++;
-                        in += c->servers[j].id <= (uint64_t) w->c.n_nodes && s[c->servers[j].id - 1];
+                        uint64_t id = c->servers[j].id;
+                        bool inside = id <= (uint64_t) w->c.n_nodes && s[id - 1];
+                        if (c->servers[j].role == RAFT_VOTER || !inside) {
+                                v++;
+                                in += inside;
+                        }
                 }
                 if (v > 0 && in < v / 2 + 1)
                         return false;
