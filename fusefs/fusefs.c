@@ -12,16 +12,17 @@
  * handler either replies at once or parks an Op; nothing here ever blocks on
  * the cluster.
  *
- * Shutdown (fusefs_free): answer every parked request, detach the mount so
- * that no new path walk reaches us, then keep answering (with EIO) whatever
- * the kernel still sends until the notifier thread has stopped — it may be
- * inside an invalidation waiting for a directory lock that a request in the
- * kernel's queue holds — and only then close the session. */
+ * Shutdown (fusefs_free): answer every parked request, then keep answering
+ * (with EIO) whatever the kernel still sends until the notifier thread has
+ * stopped — it may be inside an invalidation waiting for a directory lock
+ * that a request in the kernel's queue holds — and only then unmount
+ * (lazily) and close the session. Handles stay valid until then. */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
+
+#include <fuse_log.h>
 
 #include "fusefs/internal.h"
 #include "lib/log.h"
@@ -81,6 +84,31 @@ void fs_reply_err(FuseFs *fs, OpKind kind, fuse_req_t req, int err) {
         assert(err >= 0);
         fs_count(fs, kind, err);
         (void) fuse_reply_err(req, err);
+}
+
+/* ---- libfuse's messages go through our log ---- */
+
+static void libfuse_log(enum fuse_log_level level, const char *fmt, va_list ap) {
+        char line[512];
+        int prio;
+
+        vsnprintf(line, sizeof(line), fmt, ap);
+        line[strcspn(line, "\n")] = 0;
+        switch (level) {
+        case FUSE_LOG_EMERG: case FUSE_LOG_ALERT: case FUSE_LOG_CRIT: case FUSE_LOG_ERR:
+                prio = LOG_ERR;
+                break;
+        case FUSE_LOG_WARNING:
+                prio = LOG_WARNING;
+                break;
+        case FUSE_LOG_NOTICE: case FUSE_LOG_INFO:
+                prio = LOG_INFO;
+                break;
+        default:
+                prio = LOG_DEBUG;
+                break;
+        }
+        log_full(prio, "libfuse: %s", line);
 }
 
 /* ---- INIT ---- */
@@ -314,6 +342,10 @@ int fusefs_new(sd_event *e, const FuseFsOptions *opts, const FsBackend *backend,
         if (r < 0)
                 goto fail;
 
+        /* Process-wide, but fusefs/ is the only user of libfuse. The debug
+         * trace (opts->debug) stays on stderr as libfuse writes it. */
+        if (!fs->opts.debug)
+                fuse_set_log_func(libfuse_log);
         check_request_timeout_sysctl();
         r = cleanup_stale_mount(fs->mountpoint);
         if (r < 0)
@@ -384,8 +416,6 @@ FuseFs *fusefs_free(FuseFs *fs) {
         handles_abort_all(fs);
         kinodes_abort_waiters(fs);
 
-        if (fs->mounted && geteuid() == 0)
-                (void) umount2(fs->mountpoint, MNT_DETACH);
         if (fs->notifier) {
                 notifier_stop(fs->notifier);
                 shutdown_drain(fs);
@@ -397,9 +427,12 @@ FuseFs *fusefs_free(FuseFs *fs) {
         fs->barrier_defer = sd_event_source_disable_unref(fs->barrier_defer);
         fs->timeout_timer = sd_event_source_disable_unref(fs->timeout_timer);
         if (fs->se) {
+                /* Lazy (as root): busy descriptors do not hold us up;
+                 * closes the fd, which fails what the kernel still has. */
                 fuse_session_unmount(fs->se);
                 fuse_session_destroy(fs->se);
         }
+        handles_free_all(fs);
         free(fs->fbuf.mem);
         kinodes_free(fs);
         hashmap_free(fs->lock_waiters);

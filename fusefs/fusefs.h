@@ -123,13 +123,15 @@ typedef struct FsBackend {
         /* false when this node knows it cannot reach a quorum right now
          * (write() then fails at once with EROFS, FUSE-NOTES.md). */
         bool (*has_quorum)(void *userdata);
-        /* This node's id (as in the Raft configuration), never 0. */
+        /* This node's id (as in the Raft configuration), never 0.
+         * Informational (debug output). */
         uint64_t (*node_id)(void *userdata);
         /* The id of this node's current cluster session, 0 when it has none or
          * may have lost it (jeopardy): lock operations then fail with EIO. */
         uint64_t (*session_id)(void *userdata);
-        /* The name of a node for user.raftfs.lock ("n2"), or NULL when unknown
-         * (then "id:<n>" is shown). Optional (may be NULL). */
+        /* The name of a node, or NULL when unknown. Optional (may be NULL);
+         * unused at present: the tree's lock text names holders by their
+         * session's node name. */
         const char *(*node_name)(void *userdata, uint64_t node_id);
         /* Appends the text of /.raftfs/<what> to out. 0 or a negative errno. */
         int (*info)(void *userdata, FsInfo what, Buf *out);
@@ -152,11 +154,14 @@ int fusefs_new(sd_event *e, const FuseFsOptions *opts, const FsBackend *backend,
 
 /* Answers every parked request with EIO (commits and barriers in flight, lock
  * waiters: never EINTR, which the kernel only accepts after an INTERRUPT),
- * unmounts (lazily, so busy file
- * descriptors do not block shutdown), stops the notifier thread and frees.
- * Completions of backend calls still in flight are accepted and ignored
- * afterwards (FuseFs leaves small orphan records for them), so the backend
- * may complete them later or never. Takes NULL; returns NULL. */
+ * keeps answering what the kernel still sends until the notifier thread has
+ * stopped, unmounts (lazily, so busy file descriptors do not block shutdown;
+ * they then fail with ENOTCONN) and frees. Commits that release() started
+ * in the background are abandoned. Completions of backend calls still in
+ * flight are accepted and ignored afterwards (each call holds a small ticket
+ * that outlives the FuseFs), so the backend may complete them later or
+ * never; it must not call any other fusefs_* function after this. Call it
+ * before the backend goes away. Takes NULL; returns NULL. */
 FuseFs *fusefs_free(FuseFs *fs);
 
 /* The daemon calls this after applying each log entry that produced
@@ -173,8 +178,11 @@ FuseFs *fusefs_free(FuseFs *fs);
 void fusefs_notify_applied(FuseFs *fs, uint64_t index, uint64_t author_session,
                            uint64_t author_request, const TreeNotice *notices, size_t n_notices);
 
-/* The tree was replaced wholesale (a snapshot was installed): invalidate every
- * inode and entry the kernel knows and re-examine every parked request. */
+/* The tree was replaced wholesale (a snapshot was installed): invalidates
+ * every inode and entry the kernel knows, and makes the next open of each
+ * re-walk its path. Parked lock requests stay parked: a grant or abort that
+ * happened in the entries the snapshot covers produces no notice (they end
+ * with the session or an interrupt). */
 void fusefs_notify_reset(FuseFs *fs);
 
 /* This node's session changed (session_id() now returns `session_id`, 0 when

@@ -380,7 +380,10 @@ void handle_free(FuseFs *fs, Handle *h);
 static inline Handle *handle_of(const struct fuse_file_info *fi) {
         return fi ? (Handle *) (uintptr_t) fi->fh : NULL;
 }
+/* Shutdown: answers what waits in flush queues (handles stay valid for
+ * requests still coming), then, once the session is closed, frees them. */
 void handles_abort_all(FuseFs *fs);
+void handles_free_all(FuseFs *fs);
 /* The size a GETATTR should report for ino on this node: the size seen by
  * the handle fi names, or by the open handle of ino changed last and not
  * committed yet; false when the tree's size stands. */

@@ -45,3 +45,5 @@ EXTRA_DIST += bench/fs.sh
 TESTS += tests/integration/fusefs-cluster.sh tests/integration/fusefs-locks.sh
 dist_check_SCRIPTS += tests/integration/fusefs-cluster.sh tests/integration/fusefs-locks.sh
 EXTRA_DIST += tests/integration/fusefs-lib.sh
+TESTS += tests/integration/fusefs-conformance.sh
+dist_check_SCRIPTS += tests/integration/fusefs-conformance.sh

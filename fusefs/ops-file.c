@@ -82,14 +82,25 @@ void handle_free(FuseFs *fs, Handle *h) {
 }
 
 void handles_abort_all(FuseFs *fs) {
-        while (!list_empty(&fs->handles)) {
-                Handle *h = list_entry(list_first(&fs->handles), Handle, node);
+        Handle *h;
+
+        /* The handles themselves stay: the kernel may still send requests
+         * for them until the session is closed (handles_free_all). */
+        list_foreach(h, &fs->handles, node)
                 while (!list_empty(&h->flushes)) {
                         Op *op = list_entry(list_first(&h->flushes), Op, wnode);
                         list_remove(&op->wnode);
+                        if (op->flags & 1)      /* counted in bg_commits */
+                                kinode_bg_done(fs, h->ino);
                         if (!op->at_backend)
                                 op_abort(op, EIO);
                 }
+}
+
+void handles_free_all(FuseFs *fs) {
+        while (!list_empty(&fs->handles)) {
+                Handle *h = list_entry(list_first(&fs->handles), Handle, node);
+                assert(list_empty(&h->flushes));
                 handle_free(fs, h);
         }
 }

@@ -1,7 +1,8 @@
 # fusefs-lib.sh — helpers of the mount tests (sourced after lib.sh).
 #
 # mount_cluster NODES...: certificates, configurations with the mount on
-# (op_timeout 2 s, session ttl 3 s from lib.sh), daemons started, a leader
+# (op_timeout 2 s, session ttl 3 s from lib.sh; FUSE_EXTRA: more [fuse]
+# lines), daemons started, a leader
 # elected, every node READY and mounted. M_n1... hold the mount points.
 
 here=$(dirname "$0")
@@ -18,6 +19,7 @@ mount_cluster() {
         for n in "$@"; do
                 write_conf "$n" "$(members_of "$@")"
                 sed -i 's/^mount = no$/mount = yes\nop_timeout_ms = 2000/' "$T/$n/raftfs.conf"
+                [ -z "${FUSE_EXTRA:-}" ] || echo "$FUSE_EXTRA" >>"$T/$n/raftfs.conf"
                 mkdir -p "$T/$n/mnt"
                 eval "M_$n=$T/$n/mnt"
         done
