@@ -28,6 +28,7 @@
 
 #include "lib/codec.h"
 #include "lib/macro.h"
+#include "raft/msg.h"
 #include "tests/sim/sim.h"
 
 struct Event {
@@ -443,7 +444,9 @@ static void ev_fault(World *w) {
 
 /* S must hold a majority of every voter set some server holds (whether or
  * not that server is a voter there: a demoted server's configuration may
- * be the one that wins). */
+ * be the one that wins). A promotion begun during the fault phase may
+ * complete after healing, so the learners outside S count as voters too
+ * (the worst case; learners inside S only help). */
 static bool majority_everywhere(World *w, const bool *s) {
         for (int i = 0; i < w->c.n_nodes; i++) {
                 Node *n = &w->nodes[i];
@@ -451,12 +454,14 @@ static bool majority_everywhere(World *w, const bool *s) {
                         continue;
                 const RaftConfig *c = raft_config(n->r);
                 size_t v = 0, in = 0;
-                for (size_t j = 0; j < c->n; j++)
-                        if (c->servers[j].role == RAFT_VOTER) {
+                for (size_t j = 0; j < c->n; j++) {
+                        uint64_t id = c->servers[j].id;
+                        bool inside = id <= (uint64_t) w->c.n_nodes && s[id - 1];
+                        if (c->servers[j].role == RAFT_VOTER || !inside) {
                                 v++;
-                                in += c->servers[j].id <= (uint64_t) w->c.n_nodes &&
-                                      s[c->servers[j].id - 1];
+                                in += inside;
                         }
+                }
                 if (v > 0 && in < v / 2 + 1)
                         return false;
         }
@@ -465,6 +470,14 @@ static bool majority_everywhere(World *w, const bool *s) {
 
 static void ev_heal(World *w) {
         w->heal_phase = true;
+        /* The fault phase is over: membership change requests still in
+         * flight are lost (the network may lose anything), so that the
+         * configurations S is chosen against are the last ones. */
+        for (size_t i = 0; i < w->n_heap; i++) {
+                Event *e = w->heap[i];
+                if (e->type == EV_MSG && e->len > 2 && e->data[2] == RAFT_MSG_CONF_CHANGE)
+                        e->type = EV_NONE;
+        }
         for (int i = 0; i < w->c.n_nodes; i++)
                 if (!w->nodes[i].up)
                         (void) node_start(w, &w->nodes[i]);
@@ -491,6 +504,13 @@ static void ev_heal(World *w) {
                 for (int j = 0; j < w->c.n_nodes; j++)
                         if (w->in_s[i] != w->in_s[j])
                                 block(w, i, j);
+        if (w->verbose) {
+                printf("  %10.6f heal: S =", (double) w->now / 1e6);
+                for (int i = 0; i < w->c.n_nodes; i++)
+                        if (w->in_s[i])
+                                printf(" n%d", i + 1);
+                printf("\n");
+        }
         if (w->n_ops < SIM_MAX_OPS)
                 submit(w, w->n_ops++);
         /* Generous, but bounded: elections, then every pending proposal

@@ -208,6 +208,7 @@ void world_hash(World *w, uint64_t v);
 uint64_t mix64(uint64_t z);
 
 enum {
+        EV_NONE = 0,                    /* cancelled */
         EV_MSG = 1,
         EV_TIMER,
         EV_DISK,
