@@ -107,6 +107,8 @@ struct Op {
         uint64_t request;
         uint64_t owner;
         uint8_t table;
+        uint64_t target_session; /* LOCK_CANCEL: the waiter it cancels */
+        uint64_t target_request;
         bool interrupted;
         bool waiting;           /* queued in the tree's lock queue */
         bool own_notices;       /* the reply tells the kernel what the entry changed */

@@ -179,12 +179,12 @@ static void waiter_reply(FuseFs *fs, Op *op, int err) {
 
 static void cancel_done(Op *op, int r, uint64_t index, const TreeResult *res) {
         FuseFs *fs = op->fs;
-        Op *w = hashmap_get(fs->lock_waiters, U64_TO_PTR(op->request));
+        Op *w = hashmap_get(fs->lock_waiters, U64_TO_PTR(op->target_request));
 
         /* 0: an ABORTED notice for the waiter follows (or came) and answers
          * it. -ENOENT: it was granted or aborted already. Anything else (no
          * quorum): give up waiting; a late grant is freed by the close. */
-        if (r < 0 && r != -ENOENT && w && w->session == op->session)
+        if (r < 0 && r != -ENOENT && w && w->session == op->target_session)
                 waiter_reply(fs, w, EINTR);
         fs_count(fs, OP_LOCK_CANCEL, r < 0 && r != -ENOENT);
         op_free(op);
@@ -197,15 +197,14 @@ static void waiter_cancel(FuseFs *fs, Op *w) {
         Op *op = op_new(fs, NULL, OP_LOCK_CANCEL, cancel_done);
         if (!op)
                 return waiter_reply(fs, w, EINTR);
-        op->request = w->request;
-        op->session = w->session;
+        /* (op->session/request become the cancel's own: they index it
+         * among the proposals in flight.) */
+        op->target_request = w->request;
+        op->target_session = w->session;
         cmd_init(&c, TREE_CMD_LOCK_CANCEL);
         c.lock_cancel.ino = w->ino;
         c.lock_cancel.request = w->request;
         int r = op_propose(op, &c);
-        /* op_propose overwrote op->request/session with the cancel's own. */
-        op->request = w->request;
-        op->session = w->session;
         if (r < 0) {
                 op_free(op);
                 waiter_reply(fs, w, EINTR);

@@ -59,6 +59,9 @@ Op *op_free(Op *op) {
                 return NULL;
         assert(!op->at_backend);
         assert(!op->ticket);
+        /* Never leave a dangling pointer among the proposals in flight. */
+        if (op->fs && op->request != 0 && hashmap_get(op->fs->inflight, U64_TO_PTR(op->request)) == op)
+                (void) hashmap_remove(op->fs->inflight, U64_TO_PTR(op->request));
         list_remove(&op->node);
         list_remove(&op->wnode);
         free(op->name);
