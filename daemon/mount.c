@@ -207,6 +207,12 @@ static void on_notices(uint64_t index, uint64_t author_session, uint64_t author_
         fusefs_notify_applied(m->fs, index, author_session, author_request, notices, n_notices);
 }
 
+static void on_reset(void *userdata) {
+        Mount *m = userdata;
+
+        fusefs_notify_reset(m->fs);
+}
+
 static void on_session(const CtlSession *s, void *userdata) {
         Mount *m = userdata;
 
@@ -236,6 +242,7 @@ int mount_start(sd_event *e, Node *node, const Conf *conf, Mount **ret) {
                 return log_error_errno(r, "Failed to mount at %s: %m", conf->mountpoint);
         }
         node_set_notice_handler(node, on_notices, m);
+        node_set_reset_handler(node, on_reset, m);
         m->session_watch = node_session_watch_add(node, on_session, m);
         if (!m->session_watch) {
                 mount_stop(m);
@@ -251,6 +258,7 @@ Mount *mount_stop(Mount *m) {
         if (!m)
                 return NULL;
         node_set_notice_handler(m->node, NULL, NULL);
+        node_set_reset_handler(m->node, NULL, NULL);
         m->session_watch = node_watch_remove(m->node, m->session_watch);
         node_set_mountpoint(m->node, NULL);
         m->fs = fusefs_free(m->fs);

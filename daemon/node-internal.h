@@ -133,6 +133,8 @@ struct Node {
         NodeEventFn event_fn;
         void *event_userdata;
         NodeNoticeFn notice_fn;
+        NodeResetFn reset_fn;
+        void *reset_userdata;
         void *notice_userdata;
 
         /* persistence */

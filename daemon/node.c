@@ -348,6 +348,10 @@ static int install_snapshot(Node *n, const RaftSnapshotMeta *meta, uint64_t cook
         n->tree = t;
         log_info("Installed snapshot at index %llu (term %llu) from the leader.",
                  (unsigned long long) meta->index, (unsigned long long) meta->term);
+        /* No notices describe a wholesale replacement: the mount must drop
+         * every cached entry and attribute. */
+        if (n->reset_fn)
+                n->reset_fn(n->reset_userdata);
         return 0;
 }
 
@@ -790,6 +794,11 @@ uint64_t node_self_id(Node *n) {
 const char *node_member_name(Node *n, uint64_t id) {
         const RaftServer *s = n->raft ? raft_config_find(raft_config(n->raft), id) : NULL;
         return s ? s->name : NULL;
+}
+
+void node_set_reset_handler(Node *n, NodeResetFn fn, void *userdata) {
+        n->reset_fn = fn;
+        n->reset_userdata = userdata;
 }
 
 void node_set_notice_handler(Node *n, NodeNoticeFn fn, void *userdata) {

@@ -202,3 +202,8 @@ int node_read_barrier(Node *n, NodeBarrierFn done, void *userdata, NodeOp **ret_
 typedef void (*NodeNoticeFn)(uint64_t index, uint64_t author_session, uint64_t author_request,
                              const TreeNotice *notices, size_t n_notices, void *userdata);
 void node_set_notice_handler(Node *n, NodeNoticeFn fn, void *userdata);
+
+/* Called after the tree was replaced wholesale by a snapshot from the
+ * leader (no notices describe that change). NULL unsets. */
+typedef void (*NodeResetFn)(void *userdata);
+void node_set_reset_handler(Node *n, NodeResetFn fn, void *userdata);
