@@ -211,5 +211,6 @@ void node_op_free(NodeOp *op);
 
 /* node-session.c */
 void node_housekeeping(Node *n);                /* sessions, jeopardy, retries, timeouts */
+void node_housekeeping_soon(Node *n);           /* run it on the next loop turn, not a heartbeat later */
 void node_set_session(Node *n, uint8_t state, uint64_t id);
 void node_refresh_session(Node *n);

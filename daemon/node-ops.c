@@ -523,10 +523,14 @@ void node_ops_event(Node *n, const RaftEvent *ev) {
                         n->last_leader = ev->leader;
                         log_info("Leader is %s (term %llu).", ev->leader ? (node_name_by_id(n, ev->leader) ?: "?") : "unknown",
                                  (unsigned long long) ev->term);
-                        /* Forwarded proposals may have died with the old leader. */
+                        /* Forwarded proposals may have died with the old leader.
+                         * Retry them, and what waited for a leader, at once:
+                         * a heartbeat's wait here is pure failover latency. */
                         list_foreach(op, &n->ops, link)
                                 if (op->kind == NODE_OP_PROPOSAL && op->index == 0)
                                         op->next_try_usec = node_now(n);
+                        if (ev->leader)
+                                node_housekeeping_soon(n);
                 }
                 node_emit(n, NODE_EVENT_STATE);
                 break;

@@ -85,6 +85,12 @@ uint64_t node_now(Node *n) {
         return t;
 }
 
+void node_housekeeping_soon(Node *n) {
+        /* The handler re-arms itself one heartbeat after the time it fired. */
+        if (n->housekeeping_timer)
+                (void) sd_event_source_set_time(n->housekeeping_timer, node_now(n));
+}
+
 uint64_t node_realtime(void) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
