@@ -597,6 +597,10 @@ static int open_store(Node *n) {
         int r;
 
         opts.entry_max_bytes = (uint32_t) MAX((size_t) (64 << 20), NODE_ENTRY_MAX(n->conf));
+        /* The raft core already keeps the recent entries in memory (its
+         * mem_entries window); the store's cache only serves older ones to a
+         * slow follower, so it need not be large. */
+        opts.cache_max_bytes = 8 << 20;
         r = store_open(n->conf->data_dir, &opts, &n->store, &err);
         if (r < 0) {
                 if (err.message)
