@@ -36,7 +36,12 @@ printf 'max_conns = 100\n' >"$A/db.conf"
 sed -i 's/100/200/' "$B/db.conf"
 [ "$(cat "$C/db.conf")" = "max_conns = 200" ] || fail "sed -i on n2 not seen on n3"
 cp "$C/db.conf" "$A/copy.conf" && cmp "$A/copy.conf" "$B/copy.conf" || fail "cp"
-mv "$B/copy.conf" "$B/app/moved.conf" && [ -f "$C/app/moved.conf" ] && [ ! -e "$A/copy.conf" ] || fail "mv"
+# Opens are linearizable (a read barrier, then ESTALE and a fresh walk when
+# the kernel's dentry went stale); a bare stat() may still be answered from
+# the kernel's dentry cache until the asynchronous invalidation arrives, so
+# the checks open the files.
+mv "$B/copy.conf" "$B/app/moved.conf" && cat "$C/app/moved.conf" >/dev/null &&
+        ! cat "$A/copy.conf" 2>/dev/null || fail "mv"
 install -m 0640 "$A/db.conf" "$C/installed.conf" && [ "$(stat -c %a "$A/installed.conf")" = 640 ] || fail "install"
 vim -E -s -u NONE -c '%s/200/300/' -c wq "$A/db.conf" </dev/null || fail "vim"
 [ "$(cat "$B/db.conf")" = "max_conns = 300" ] || fail "vim's write not seen"

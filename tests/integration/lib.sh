@@ -25,9 +25,19 @@ log() { echo "--- $*"; }
 T=$(mktemp -d /tmp/raftfs-it-XXXXXX)
 PIDS=""
 cleanup() {
-        for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
+        local rc=$? m
+        # SIGCONT first: a test that failed while it had frozen a daemon must
+        # not leave a stopped process behind.
+        for p in $PIDS; do kill -CONT "$p" 2>/dev/null || true; kill -9 "$p" 2>/dev/null || true; done
         for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+        # A killed daemon leaves its mount dead (ENOTCONN): detach every mount
+        # under this test's directory, read from the mount table (stat of a
+        # dead mount fails).
+        for m in $(awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/self/mounts 2>/dev/null); do
+                fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+        done
         if [ -n "${RAFTFS_KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
+        return $rc
 }
 trap cleanup EXIT
 
