@@ -399,9 +399,12 @@ static int do_lock(Ctx *c, bool session) {
                 }
                 uint64_t acquired = now_usec();
                 r = my_token(fd, &token);
-                snprintf(tok, sizeof tok, r == 0 ? "%" PRIu64 : "-", token);
+                if (r == 0)
+                        snprintf(tok, sizeof tok, "%" PRIu64, token);
+                else
+                        strcpy(tok, "-");
                 {
-                        Op op = { .proc = c->proc, .type = OP_ACQUIRE, .key = "L", .value = tok, .invoke_usec = inv,
+                        Op op = { .proc = c->proc, .type = OP_ACQUIRE, .key = (char *) "L", .value = tok, .invoke_usec = inv,
                                   .complete_usec = acquired, .outcome = OUTCOME_OK };
                         history_write(c->out, &op);
                         fflush(c->out);
