@@ -81,6 +81,7 @@ cl_start() {
                 </dev/null >>"$RD/n$i/raftfsd.log" 2>&1 &
         echo $! >"$RD/n$i/pid"
         echo "$!" >>"$RD/pids"
+        disown $! # killed on purpose: no "Killed" job reports from bash
 }
 
 cl_kill() {
