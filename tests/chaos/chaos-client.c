@@ -18,6 +18,7 @@
  *      final-set, final-lock   one final read of the set / the guarded file
  *   options: --seconds S (default 30) --max-ops N (default 100000) --keys K
  *            (default 4) --seed S --hold-ms MS --check-ms MS --op-wait-s S
+ *            --pause-ms MS (register: random pause of 0..2*MS between ops, default 5)
  *
  * Classification: an error before anything could be proposed (open of an
  * existing file, ENOTCONN) is "fail"; an error or timeout of the step that
@@ -48,7 +49,7 @@ typedef struct Ctx {
         double seconds;
         long max_ops, seq;
         uint64_t rng, deadline;
-        int hold_ms, check_ms, op_wait_s;
+        int hold_ms, check_ms, op_wait_s, pause_ms;
 } Ctx;
 
 static uint64_t now_usec(void) {
@@ -252,6 +253,9 @@ static int do_register(Ctx *c) {
                         content_op(c, k);
                 else
                         name_op(c, k, last[k]);
+                /* Pacing keeps per-key histories small enough for an exhaustive check. */
+                if (c->pause_ms > 0)
+                        sleep_ms((long) (rnd(c) % (uint64_t) (2 * c->pause_ms + 1)));
         }
         return 0;
 }
@@ -460,9 +464,9 @@ int main(int argc, char **argv) {
                 { "seconds", required_argument, NULL, 's' }, { "max-ops", required_argument, NULL, 'n' },
                 { "keys", required_argument, NULL, 'k' },    { "seed", required_argument, NULL, 'S' },
                 { "hold-ms", required_argument, NULL, 'H' }, { "check-ms", required_argument, NULL, 'C' },
-                { "op-wait-s", required_argument, NULL, 'W' }, {},
+                { "op-wait-s", required_argument, NULL, 'W' }, { "pause-ms", required_argument, NULL, 'P' }, {},
         };
-        Ctx c = { .seconds = 30, .max_ops = 100000, .keys = 4, .rng = 1, .hold_ms = 30, .check_ms = 200, .op_wait_s = 15 };
+        Ctx c = { .seconds = 30, .max_ops = 100000, .keys = 4, .rng = 1, .hold_ms = 30, .check_ms = 200, .op_wait_s = 15, .pause_ms = 5 };
         const char *out = NULL;
         int o;
         while ((o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
@@ -478,6 +482,7 @@ int main(int argc, char **argv) {
                 case 'H': c.hold_ms = atoi(optarg); break;
                 case 'C': c.check_ms = atoi(optarg); break;
                 case 'W': c.op_wait_s = atoi(optarg); break;
+                case 'P': c.pause_ms = atoi(optarg); break;
                 default: return 2;
                 }
         if (!c.mount || !c.workload || c.keys < 1 || c.seconds <= 0 || c.op_wait_s < 1 || c.check_ms < 1 || c.hold_ms < 0) {

@@ -30,6 +30,7 @@
 
 #define INIT_VALUE "0"
 #define DEFAULT_MAX_STATES 4000000u
+#define MEMO_MAX_BYTES (1024u * 1024u * 1024u)
 
 typedef struct Entry {
         uint64_t time;
@@ -187,7 +188,9 @@ static CheckResult check_key(KeyOps *k, size_t max_states, FILE *out) {
         uint64_t *bits = calloc(words ? words : 1, 8);
         int *stack_entry = calloc(n + 1, sizeof(int)), *stack_state = calloc(n + 1, sizeof(int));
         int *best = calloc(n + 1, sizeof(int));
-        Memo memo = { .words = words, .limit = max_states, .n_slots = 1024 };
+        /* The table's memory is bounded too: at most MEMO_MAX_BYTES of records. */
+        size_t by_memory = MEMO_MAX_BYTES / ((words + 1) * 8);
+        Memo memo = { .words = words, .limit = max_states < by_memory ? max_states : by_memory, .n_slots = 1024 };
         CheckResult result = CHECK_VALID;
         size_t depth = 0, best_depth = 0;
         int best_block = -1, best_state = 0;
@@ -236,7 +239,7 @@ static CheckResult check_key(KeyOps *k, size_t max_states, FILE *out) {
                                 if (ins < 0) {
                                         result = CHECK_UNKNOWN;
                                         fprintf(out, "key %s: search budget of %zu states exhausted (%zu ops)\n", k->ops[0]->key,
-                                                max_states, n);
+                                                memo.limit, n);
                                         goto out;
                                 }
                                 if (ins > 0) {
@@ -313,6 +316,30 @@ static bool relevant(const Op *op) {
         }
 }
 
+/* Indeterminate mutations nobody observed are what makes the search explode
+ * (each may or may not have happened, anywhere after its call). When a key
+ * has no failed cas, such an op can be dropped without changing the verdict:
+ * any linearization that contains it stays valid with the op moved to the
+ * very end (no read returns its value and no cas expects it, and only a
+ * failed cas could tell the value it overwrote from its own). Reorders
+ * ops[0..n) to keep the rest in front; returns how many remain. */
+static size_t drop_unobserved(const Op **ops, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (ops[i]->type == OP_CAS && ops[i]->outcome == OUTCOME_FAIL)
+                        return n;
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++) {
+                const Op *op = ops[i];
+                bool observed = op->outcome != OUTCOME_INFO;
+                for (size_t j = 0; j < n && !observed; j++)
+                        observed = (ops[j]->type == OP_READ && strcmp(ops[j]->value, op->value) == 0) ||
+                                   (ops[j]->old && strcmp(ops[j]->old, op->value) == 0);
+                if (observed)
+                        ops[kept++] = op;
+        }
+        return kept;
+}
+
 CheckResult check_register(const History *h, size_t max_states, FILE *out) {
         const Op **all = malloc((h->n + 1) * sizeof *all);
         size_t m = 0, keys = 0, checked = 0;
@@ -336,6 +363,7 @@ CheckResult check_register(const History *h, size_t max_states, FILE *out) {
                 k.values = calloc(2 * k.n + 1, sizeof(char *));
                 CheckResult r = CHECK_UNKNOWN;
                 if (k.in_val && k.out_val && k.values) {
+                        k.n = drop_unobserved(all + i, j - i);
                         (void) intern(&k, INIT_VALUE);
                         for (size_t x = 0; x < k.n; x++) {
                                 k.out_val[x] = intern(&k, k.ops[x]->value);
