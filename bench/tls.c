@@ -11,6 +11,9 @@
  *   throughput: 64 KiB frames streamed for a fixed volume with back-pressure
  *               (send until -ENOBUFS, wait for on_drain); the child reports
  *               the byte count when an end marker arrives; MB/s = 10^6 B/s.
+ *               Also the CPU time both processes spent per payload byte
+ *               (getrusage), a figure that other load on the machine does
+ *               not distort the way it distorts wall-clock throughput.
  *
  * Usage: bench/tls [ROUND_TRIPS [MEGABYTES [REPEATS [plain|tls]]]]   (20000 1024 3)
  * Each figure is the median of REPEATS runs. */
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +42,7 @@ typedef struct State {
         TlsNet *net;
         bool up, down, got_pong, drained, got_end;
         uint64_t bulk_bytes, reported;
+        uint64_t cpu_start, reported_cpu;   /* child: CPU at the first bulk frame; parent: child's CPU */
 } State;
 
 static char dir[64];
@@ -46,6 +51,14 @@ static uint64_t now_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* CPU time (user + system) of this process in microseconds. */
+static uint64_t cpu_usec(void) {
+        struct rusage ru;
+        (void) getrusage(RUSAGE_SELF, &ru);
+        return (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+               (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static void die(const char *what, int r) {
@@ -63,16 +76,20 @@ static void on_frame(TlsNet *net, const char *peer, uint8_t type, const void *da
                         s->got_pong = true;
                 break;
         case T_BULK:
+                if (s->bulk_bytes == 0)
+                        s->cpu_start = cpu_usec();
                 s->bulk_bytes += len;
                 break;
         case T_END:
                 if (strcmp(peer, "n1") == 0) {
-                        uint8_t b[8];
+                        uint8_t b[16];
                         le64_store(b, s->bulk_bytes);
+                        le64_store(b + 8, cpu_usec() - s->cpu_start);
                         s->bulk_bytes = 0;
                         (void) tls_net_send(net, peer, T_END, b, sizeof b);
                 } else {
-                        s->reported = len == 8 ? le64_load(data) : 0;
+                        s->reported = len == 16 ? le64_load(data) : 0;
+                        s->reported_cpu = len == 16 ? le64_load((const uint8_t *) data + 8) : 0;
                         s->got_end = true;
                 }
                 break;
@@ -162,6 +179,7 @@ static int cmp_u64(const void *a, const void *b) {
 
 typedef struct Result {
         double p50, p99, mean, mbps;
+        double cpu_ns_per_byte;   /* sender + receiver CPU time per payload byte */
 } Result;
 
 static Result run(bool tls, unsigned round_trips, uint64_t megabytes) {
@@ -219,7 +237,7 @@ static Result run(bool tls, unsigned round_trips, uint64_t megabytes) {
         uint8_t *bulk = malloc(frame);
         memset(bulk, 0x5a, frame);
         uint64_t total = megabytes * 1024 * 1024, sent = 0;
-        uint64_t t0 = now_usec();
+        uint64_t t0 = now_usec(), cpu0 = cpu_usec();
         while (sent < total) {
                 int r = tls_net_send(s.net, "n2", T_BULK, bulk, frame);
                 if (r == -ENOBUFS) {
@@ -238,9 +256,11 @@ static Result run(bool tls, unsigned round_trips, uint64_t megabytes) {
                 die("send end", EIO);
         RUN_WHILE(e, !s.got_end);
         uint64_t dt = now_usec() - t0;
+        uint64_t cpu = cpu_usec() - cpu0 + s.reported_cpu;
         if (s.reported != sent)
                 fprintf(stderr, "bench/tls: receiver counted %" PRIu64 " of %" PRIu64 " bytes\n", s.reported, sent);
         res.mbps = (double) sent / (double) dt;   /* bytes per usec = MB/s */
+        res.cpu_ns_per_byte = (double) cpu * 1000.0 / (double) sent;
         free(bulk);
 
         tls_net_free(s.net);
@@ -256,16 +276,17 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static Result median(Result *r, unsigned n) {
-        double v[4][16];
+        double v[5][16];
         for (unsigned i = 0; i < n; i++) {
                 v[0][i] = r[i].p50;
                 v[1][i] = r[i].p99;
                 v[2][i] = r[i].mean;
                 v[3][i] = r[i].mbps;
+                v[4][i] = r[i].cpu_ns_per_byte;
         }
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < 5; k++)
                 qsort(v[k], n, sizeof(double), cmp_double);
-        return (Result) { v[0][n / 2], v[1][n / 2], v[2][n / 2], v[3][n / 2] };
+        return (Result) { v[0][n / 2], v[1][n / 2], v[2][n / 2], v[3][n / 2], v[4][n / 2] };
 }
 
 int main(int argc, char **argv) {
@@ -300,11 +321,13 @@ int main(int argc, char **argv) {
         printf("latency: %u round trips of 100-byte frames (after %u warm-up); throughput: %" PRIu64
                " MiB in 64 KiB frames; median of %u runs\n\n",
                round_trips, round_trips / 10 + 100, megabytes, repeats);
-        printf("%-10s %10s %10s %10s %12s\n", "transport", "p50 us", "p99 us", "mean us", "MB/s");
-        printf("%-10s %10.1f %10.1f %10.1f %12.1f\n", "plain", p.p50, p.p99, p.mean, p.mbps);
-        printf("%-10s %10.1f %10.1f %10.1f %12.1f\n", "tls1.3", t.p50, t.p99, t.mean, t.mbps);
+        printf("%-10s %10s %10s %10s %12s %14s\n", "transport", "p50 us", "p99 us", "mean us", "MB/s", "CPU ns/byte");
+        printf("%-10s %10.1f %10.1f %10.1f %12.1f %14.3f\n", "plain", p.p50, p.p99, p.mean, p.mbps, p.cpu_ns_per_byte);
+        printf("%-10s %10.1f %10.1f %10.1f %12.1f %14.3f\n", "tls1.3", t.p50, t.p99, t.mean, t.mbps, t.cpu_ns_per_byte);
         printf("\nTLS/plain round trip p50: %.2fx (target <= 1.5x)\n", t.p50 / p.p50);
         printf("plain/TLS throughput:     %.2fx (target <= 1.3x)\n", p.mbps / t.mbps);
+        printf("TLS/plain CPU per byte:   %.2fx (sender + receiver; independent of other load)\n",
+               t.cpu_ns_per_byte / p.cpu_ns_per_byte);
 
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

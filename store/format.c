@@ -78,12 +78,13 @@ void record_header_encode(const RaftEntry *e, uint8_t p[static RECORD_HEADER_SIZ
         p[25] = 0;
         le16_store(p + 26, 0);
         le32_store(p + 28, 0);
-        le32_store(p + 32, crc32c(0, e->data, e->len));
-        le32_store(p, crc32c(0, p + 4, RECORD_HEADER_SIZE - 4));
+        le32_store(p + 32, 0);
+        le32_store(p, 0);
 }
 
-void record_set_batch_start(uint8_t p[static RECORD_HEADER_SIZE], uint32_t batch_start) {
+void record_seal(uint8_t *p, uint32_t batch_start) {
         le32_store(p + RECORD_BATCH_START_OFFSET, batch_start);
+        le32_store(p + 32, crc32c(0, p + RECORD_HEADER_SIZE, le32_load(p + 4)));
         le32_store(p, crc32c(0, p + 4, RECORD_HEADER_SIZE - 4));
 }
 

@@ -94,11 +94,13 @@ void segment_header_encode(uint64_t first_index, uint8_t ret[static SEGMENT_HEAD
 int segment_header_decode(const uint8_t *p, size_t len, uint64_t *ret_first_index,
                           const char **ret_reason);
 
-/* Writes a record header for `e` (payload crc computed here) at p; the batch
- * start is set later by record_set_batch_start(). */
+/* Writes a record header for `e` at p, without checksums: the payload must
+ * follow it in memory, and record_seal() completes the record. */
 void record_header_encode(const RaftEntry *e, uint8_t p[static RECORD_HEADER_SIZE]);
-/* Sets the batch start field of the record header at p and refreshes its crc. */
-void record_set_batch_start(uint8_t p[static RECORD_HEADER_SIZE], uint32_t batch_start);
+/* Sets the batch start of the record at p (header followed by its payload)
+ * and computes both checksums. The writer thread does this, so the CRC of
+ * large payloads is not computed on the event loop. */
+void record_seal(uint8_t *p, uint32_t batch_start);
 
 typedef struct RecordHeader {
         uint32_t len;

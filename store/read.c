@@ -114,7 +114,7 @@ static int read_run(Store *s, uint64_t lo, uint64_t hi, EntryArray *a) {
                 RaftEntry *out = entry_array_add(a);
                 if (!out)
                         return -ENOMEM;
-                r = decode_read_record(buf + (ie->offset - start), i, ie, out, s->opts.entry_max_bytes);
+                r = decode_read_record(buf + (ie->offset - start), i, ie, out, RECORD_MAX_PAYLOAD);
                 if (r < 0) {
                         a->n--;
                         return r;

@@ -139,7 +139,7 @@ static int list_dir(Store *s, uint64_t **ret, size_t *ret_n, StoreError *e) {
         DIR *d;
         int fd, r = 0;
 
-        fd = dup(s->dirfd);
+        fd = fcntl(s->dirfd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
                 return report(e, -errno, s->dir, NULL, UINT64_MAX, "cannot list the data directory");
         d = fdopendir(fd);
@@ -212,7 +212,7 @@ static int load_snapshot(Store *s, StoreError *e) {
         uint64_t offset;
         int r;
 
-        r = snapshot_file_open(s->io, s->dirfd, s->opts.entry_max_bytes, &f, &reason, &offset);
+        r = snapshot_file_open(s->io, s->dirfd, RECORD_MAX_PAYLOAD, &f, &reason, &offset);
         if (r == -ENOENT)
                 return 0;
         if (r == -EUCLEAN)
@@ -277,7 +277,7 @@ static int load_segment(Store *s, uint64_t first, bool is_last, uint64_t *prev_l
                 return report(e, r, s->dir, name, UINT64_MAX, "cannot read");
         if (s->n_segs == 0)
                 s->first_index = first;
-        r = segment_scan(data, len, first, *prev_term, s->opts.entry_max_bytes, is_last,
+        r = segment_scan(data, len, first, *prev_term, RECORD_MAX_PAYLOAD, is_last,
                          scan_record, s, &res);
         if (r < 0)
                 return report(e, r, s->dir, name, UINT64_MAX, "cannot index");

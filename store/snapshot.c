@@ -111,7 +111,7 @@ int store_snapshot_open(Store *s, StoreSnapshotReader **ret) {
         q = view_check_usable(s);
         if (q < 0)
                 return q;
-        q = snapshot_file_open(s->io, s->dirfd, s->opts.entry_max_bytes, &f, &reason, &offset);
+        q = snapshot_file_open(s->io, s->dirfd, RECORD_MAX_PAYLOAD, &f, &reason, &offset);
         if (q < 0)
                 return q;
         r = calloc(1, sizeof *r);

@@ -250,6 +250,8 @@ static int options_fill(StoreOptions *o, const StoreOptions *in) {
         return 0;
 }
 
+static void error_set(StoreError *e, int r, const char *dir, const char *fmt, ...) _printf_(4, 5);
+
 static void error_set(StoreError *e, int r, const char *dir, const char *fmt, ...) {
         va_list ap;
         char *m = NULL;

@@ -34,8 +34,13 @@
  * Corruption. store_open() tells a crash from damage: an incomplete last
  * write (never acknowledged) is cut off; anything else that does not verify
  * (a CRC mismatch before the tail, a missing segment, segments that do not
- * chain, a bad snapshot or meta file) fails with -EUCLEAN and a StoreError
- * naming the file and byte offset. Nothing is skipped silently. */
+ * chain, a log shorter than the commit index in meta, a bad snapshot or
+ * meta file) fails with -EUCLEAN and a StoreError naming the file and byte
+ * offset. Nothing is skipped silently. Limits of what can be told apart
+ * (format.h has the details): damage inside the very last write batch looks
+ * like a torn write and is cut off, unless the commit index in meta shows
+ * that committed entries went with it; a removed last segment is noticed
+ * through the same commit index. */
 #pragma once
 
 #include <stdbool.h>
@@ -51,8 +56,9 @@ typedef struct Store Store;
 typedef struct StoreSnapshotReader StoreSnapshotReader;
 
 /* ---- injectable I/O layer ------------------------------------------------
- * Every file operation of the store goes through these functions, so tests
- * can inject ENOSPC, EIO from fsync, short writes. Each returns the syscall's
+ * Every read, write, sync, rename and unlink of the store's files goes
+ * through these functions (creating and locking the directory and listing
+ * it do not), so tests can inject ENOSPC, EIO from fsync, short writes. Each returns the syscall's
  * result, or a negative errno instead of -1/errno. Paths are relative to
  * `dirfd` (the data directory). They are called from both the loop thread
  * (reads, recovery) and the helper thread (writes): implementations must be
@@ -80,7 +86,10 @@ typedef struct StoreOptions {
                                          * default 64 MiB (pending entries always stay) */
         uint64_t pending_max_bytes;     /* bytes queued for the helper thread before
                                          * submissions fail with -ENOBUFS; default 256 MiB */
-        uint32_t entry_max_bytes;       /* largest payload accepted; default 64 MiB */
+        uint32_t entry_max_bytes;       /* largest payload (and snapshot conf) accepted by
+                                         * store_append(); default 64 MiB. Files written
+                                         * with a higher limit still open (format limit
+                                         * 256 MiB). */
         const StoreIo *io;              /* NULL = store_io_default(); must outlive the Store */
 } StoreOptions;
 

@@ -187,7 +187,7 @@ static int op_write(Store *s, Submission *sub, const Op *op) {
                 w->stage_offset = op->offset;
         }
         for (size_t i = 0; i < n; ) {
-                record_set_batch_start(p + i, (uint32_t) w->batch_start);
+                record_seal(p + i, (uint32_t) w->batch_start);
                 i += RECORD_HEADER_SIZE + le32_load(p + i + 4);
         }
         return buf_append(&w->stage, p, n);

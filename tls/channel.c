@@ -21,8 +21,9 @@
  *   - SSL_write is retried with the same data at a possibly moved address
  *     (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER) and never a shorter length: the
  *     queue only grows at its end, and we always offer min(queued, cap).
- *   - The socket I/O of OpenSSL goes through a BIO using send(MSG_NOSIGNAL),
- *     so a peer that vanishes never raises SIGPIPE in the caller's process. */
+ *   - The socket I/O of OpenSSL goes through the BIO of bio.c (send with
+ *     MSG_NOSIGNAL, records coalesced in c->bout), so a peer that vanishes
+ *     never raises SIGPIPE in the caller's process. */
 
 #include <errno.h>
 #include <limits.h>
@@ -68,133 +69,11 @@ static size_t wq_pending(const Channel *c) {
 }
 
 size_t channel_queued_bytes(const Channel *c) {
-        return wq_pending(c) + (c->bout.len - c->bout_off);
+        return wq_pending(c) + tls_bout_pending(c);
 }
 
 size_t channel_max_payload(const Channel *c) {
         return c->was_up ? c->net->cfg.max_frame_bytes : PRE_UP_MAX_PAYLOAD;
-}
-
-/* ---- a socket BIO: no SIGPIPE, records coalesced ---- */
-
-/* OpenSSL's socket BIO writes each TLS record (at most 16 KiB of data) with
- * its own write(2), and write(2) raises SIGPIPE when the peer vanished. This
- * BIO appends records to c->bout and sends them with send(MSG_NOSIGNAL) in
- * large pieces: when the buffer is full, when OpenSSL flushes (handshake
- * flights, alerts) and after each batch of SSL_write calls (do_write). One
- * send of 256 KiB costs the kernel far less than sixteen of 16 KiB. Its data
- * is the Channel (fd, EOF flag, buffer). */
-#define BOUT_MAX (256 * 1024)
-
-static size_t bout_pending(const Channel *c) {
-        return c->bout.len - c->bout_off;
-}
-
-/* 0 when everything is on the socket, -EAGAIN when it is full, or -errno. */
-static int bout_flush(Channel *c) {
-        while (bout_pending(c) > 0) {
-                ssize_t k = send(c->fd, c->bout.data + c->bout_off, bout_pending(c), MSG_NOSIGNAL);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return errno == EAGAIN ? -EAGAIN : -errno;
-                }
-                c->bout_off += (size_t) k;
-        }
-        buf_clear(&c->bout);
-        c->bout_off = 0;
-        return 0;
-}
-
-static int bio_write(BIO *b, const char *p, int n) {
-        Channel *c = BIO_get_data(b);
-        BIO_clear_retry_flags(b);
-        if (bout_pending(c) >= BOUT_MAX) {
-                int r = bout_flush(c);
-                if (r == -EAGAIN) {
-                        BIO_set_retry_write(b);
-                        return -1;
-                }
-                if (r < 0) {
-                        errno = -r;
-                        return -1;
-                }
-        }
-        if (c->bout_off > 0 && c->bout_off >= bout_pending(c)) {
-                /* Compact: at most as many bytes move as were sent. */
-                memmove(c->bout.data, c->bout.data + c->bout_off, bout_pending(c));
-                c->bout.len -= c->bout_off;
-                c->bout_off = 0;
-        }
-        if (buf_append(&c->bout, p, (size_t) n) < 0) {
-                errno = ENOMEM;
-                return -1;
-        }
-        return n;
-}
-
-static int bio_read(BIO *b, char *p, int n) {
-        Channel *c = BIO_get_data(b);
-        BIO_clear_retry_flags(b);
-        ssize_t k = recv(c->fd, p, (size_t) n, 0);
-        if (k < 0) {
-                if (errno == EAGAIN || errno == EINTR)
-                        BIO_set_retry_read(b);
-                return -1;
-        }
-        if (k == 0)
-                c->bio_eof = true;
-        return (int) k;
-}
-
-static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
-        Channel *c = BIO_get_data(b);
-        switch (cmd) {
-        case BIO_CTRL_FLUSH: {
-                BIO_clear_retry_flags(b);
-                int r = bout_flush(c);
-                if (r == -EAGAIN)
-                        BIO_set_retry_write(b);
-                else if (r < 0)
-                        errno = -r;
-                return r < 0 ? -1 : 1;
-        }
-        case BIO_CTRL_EOF:
-                return c && c->bio_eof;
-        default:
-                return 0;
-        }
-}
-
-static int bio_create(BIO *b) {
-        BIO_set_init(b, 1);
-        return 1;
-}
-
-static int bio_destroy(BIO *b) {
-        BIO_set_data(b, NULL);
-        return 1;
-}
-
-BIO_METHOD *tls_bio_method_new(void) {
-        BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
-                                     "raftfs socket");
-        if (!m)
-                return NULL;
-        if (BIO_meth_set_write(m, bio_write) != 1 || BIO_meth_set_read(m, bio_read) != 1 ||
-            BIO_meth_set_ctrl(m, bio_ctrl) != 1 || BIO_meth_set_create(m, bio_create) != 1 ||
-            BIO_meth_set_destroy(m, bio_destroy) != 1) {
-                BIO_meth_free(m);
-                return NULL;
-        }
-        return m;
-}
-
-static BIO *bio_new(Channel *c) {
-        BIO *b = BIO_new(c->net->bio_method);
-        if (b)
-                BIO_set_data(b, c);
-        return b;
 }
 
 /* ---- socket setup ---- */
@@ -224,7 +103,7 @@ static void update_events(Channel *c) {
                 ev = EPOLLOUT;
         else {
                 ev = EPOLLIN;
-                if (c->hs_want_write || c->read_want_write || bout_pending(c) > 0 ||
+                if (c->hs_want_write || c->read_want_write || tls_bout_pending(c) > 0 ||
                     (wq_pending(c) > 0 && !c->write_want_read))
                         ev |= EPOLLOUT;
         }
@@ -266,7 +145,7 @@ int channel_new(TlsNet *net, int fd, bool outbound, bool connecting, Peer *peer,
 
         if (net->ctx) {
                 c->ssl = SSL_new(tls_context_get_ssl_ctx(net->ctx));
-                BIO *bio = c->ssl ? bio_new(c) : NULL;
+                BIO *bio = c->ssl ? tls_bio_new(c) : NULL;
                 if (!bio) {
                         r = -ENOMEM;
                         goto fail;
@@ -338,10 +217,12 @@ static ssize_t transport_read(Channel *c, void *p, size_t n) {
         case SSL_ERROR_ZERO_RETURN:
                 return fail(c, -ESHUTDOWN, "connection closed by peer");
         case SSL_ERROR_SYSCALL:
+                c->ssl_failed = true;
                 return fail(c, errno ? -errno : -ECONNRESET, "connection lost: %s",
                             strerror(errno ? errno : ECONNRESET));
         default: {
                 unsigned long e = ERR_peek_error();
+                c->ssl_failed = true;
                 char buf[128];
                 if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
                         ERR_clear_error();
@@ -384,9 +265,11 @@ static ssize_t transport_write(Channel *c, const void *p, size_t n) {
                 c->write_want_read = true;
                 return -EAGAIN;
         case SSL_ERROR_SYSCALL:
+                c->ssl_failed = true;
                 return fail(c, errno ? -errno : -EPIPE, "connection lost: %s", strerror(errno ? errno : EPIPE));
         default: {
                 char buf[128];
+                c->ssl_failed = true;
                 return fail(c, -EPROTO, "TLS error: %s", tls_openssl_error(buf, sizeof buf));
         }
         }
@@ -408,7 +291,7 @@ static int do_write(Channel *c) {
                 budget -= MIN(budget, (size_t) k);
         }
         if (c->ssl) {
-                int r = bout_flush(c);
+                int r = tls_bout_flush(c);
                 if (r < 0 && r != -EAGAIN)
                         return fail(c, r, "connection lost: %s", strerror(-r));
         }
@@ -527,8 +410,9 @@ void channel_close(Channel *c, int error, const char *detail) {
         c->timer = sd_event_source_disable_unref(c->timer);
         if (c->ssl) {
                 /* Best effort close_notify: the peer can tell a clean close
-                 * from a crash. Never blocks (non-blocking socket). */
-                if (c->state >= CHANNEL_HELLO && error != -EPROTO && error != -ECONNRESET && error != -EPIPE)
+                 * from a crash. Never blocks (non-blocking socket). Not
+                 * after a fatal TLS error, as OpenSSL requires. */
+                if (c->state >= CHANNEL_HELLO && !c->ssl_failed)
                         (void) SSL_shutdown(c->ssl);
                 ERR_clear_error();
                 SSL_free(c->ssl);

@@ -12,6 +12,7 @@ tls_libtls_a_SOURCES = \
 	tls/cert.c \
 	tls/frame.c \
 	tls/net.c \
+	tls/bio.c \
 	tls/channel.c
 tls_libtls_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS)
 
@@ -20,13 +21,13 @@ TLS_LIBS = tls/libtls.a lib/libcommon.a $(OPENSSL_LIBS) $(SYSTEMD_LIBS)
 
 check_PROGRAMS += tests/unit/test-tls
 TESTS += tests/unit/test-tls
-tests_unit_test_tls_SOURCES = tests/unit/test-tls.c
+tests_unit_test_tls_SOURCES = tests/unit/test-tls.c tests/unit/test-tls-util.h
 tests_unit_test_tls_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
 tests_unit_test_tls_LDADD = $(TLS_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/unit/test-tls-cert
 TESTS += tests/unit/test-tls-cert
-tests_unit_test_tls_cert_SOURCES = tests/unit/test-tls-cert.c
+tests_unit_test_tls_cert_SOURCES = tests/unit/test-tls-cert.c tests/unit/test-tls-util.h
 tests_unit_test_tls_cert_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
 tests_unit_test_tls_cert_LDADD = $(TLS_LIBS) $(CHECK_LIBS)
 

@@ -96,6 +96,7 @@ struct Channel {
         bool read_want_write;        /* SSL_read needs writability (TLS key update) */
         bool write_want_read;        /* SSL_write needs readability */
         bool counted_pending;        /* counted in net->n_pending */
+        bool ssl_failed;             /* a fatal SSL error happened: no SSL_shutdown */
         bool bio_eof;                /* the socket returned EOF (for BIO_CTRL_EOF) */
         bool was_up;                 /* reached CHANNEL_UP once: full frame limit applies */
 
@@ -173,7 +174,14 @@ void channel_retire(Channel *c, int reason);
 /* Appends raw bytes (tests) and tries to write. 0 or -ENOMEM. */
 int channel_queue_raw(Channel *c, const void *data, size_t len);
 size_t channel_queued_bytes(const Channel *c);
+
+/* bio.c */
 BIO_METHOD *tls_bio_method_new(void);
+BIO *tls_bio_new(Channel *c);
+/* Bytes of TLS records produced but not yet sent. */
+size_t tls_bout_pending(const Channel *c);
+/* Sends them: 0 when all are out, -EAGAIN when the socket is full, -errno. */
+int tls_bout_flush(Channel *c);
 size_t channel_max_payload(const Channel *c);
 
 /* net.c, called by channel.c */

@@ -45,7 +45,20 @@
  * Threading: a TlsNet and its TlsContext belong to the thread running the
  * sd_event loop. Callbacks are invoked only from sd_event dispatch, never from
  * inside a tls_net_*() call, so a caller may call tls_net_send() or
- * tls_net_set_peers() from anywhere, including from within a callback. */
+ * tls_net_set_peers() from anywhere, including from within a callback.
+ * tls_net_send() starts writing at once when the socket is free (lowest
+ * latency); what does not fit waits in the per-peer queue.
+ *
+ * Signals: sockets are written with MSG_NOSIGNAL, so SIGPIPE need not be
+ * ignored for this module's sake.
+ *
+ * Membership caveat (for the daemon): a node refuses names that are not in
+ * its member list. Feed tls_net_set_peers() with every name of every
+ * configuration in the log (committed or not), not only the committed one.
+ * A follower that has not even received the entry adding node X still
+ * refuses X; should X become leader first, that follower stays cut off from
+ * the leader until it learns of X (Raft thesis 4.1 lets servers accept RPCs
+ * from servers outside their configuration for this reason). */
 #pragma once
 
 #include <stdbool.h>

@@ -419,9 +419,15 @@ static int resize(Apply *a, Inode *i, uint64_t size) {
         return 0;
 }
 
+/* The size file i may reach: the limit, or its current size when a lowered
+ * limit left it larger (lowering a limit only stops growth). */
+static uint64_t max_size(const Apply *a, const Inode *i) {
+        return MAX(a->t->limits.max_file_size, i->size);
+}
+
 /* Whether file i may end up with `size` bytes: -EFBIG or -ENOSPC. */
 static int check_file_size(const Apply *a, const Inode *i, uint64_t size) {
-        if (size > a->t->limits.max_file_size)
+        if (size > max_size(a, i))
                 return -EFBIG;
         if (size > i->size && a->t->total_bytes + (size - i->size) > a->t->limits.max_total_bytes)
                 return -ENOSPC;
@@ -476,11 +482,12 @@ int ns_setattr(Apply *a) {
 /* Simulates a write: the largest size reached and the final size, or -EFBIG. */
 static int write_sizes(const Apply *a, const Inode *i, uint64_t *ret_peak, uint64_t *ret_final) {
         const TreeCmd *c = a->cmd;
-        uint64_t max = a->t->limits.max_file_size, size = i->size, peak = i->size;
+        uint64_t max = max_size(a, i), size = i->size, peak = i->size;
         if (c->write.flags & TREE_WRITE_TRUNCATE)
                 size = c->write.truncate_size;
         if (size > max)
                 return -EFBIG;
+        peak = MAX(peak, size);
         for (size_t k = 0; k < c->write.n_extents; k++) {
                 const TreeExtent *e = &c->write.extents[k];
                 if (e->len == 0)

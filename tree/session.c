@@ -104,6 +104,8 @@ static void raise_floor(Session *s, uint64_t floor) {
         if (floor <= s->floor)
                 return;
         s->floor = floor;
+        if (s->n_results == 0)
+                return;
         long k = result_pos(s, floor);
         size_t drop = (size_t) (k >= 0 ? k : -k - 1);
         memmove(s->results, s->results + drop, (s->n_results - drop) * sizeof(Result));

@@ -227,7 +227,9 @@ static int read_inode(Reader *rd, Tree *t, uint64_t prev_ino, Inode **ret) {
         int r = get_u64(rd, &owner);
         if (r < 0)
                 return r;
-        if (ino <= prev_ino || !mode_valid(mode))
+        /* Numbers are indexes of applied entries: a later entry must never
+         * create an inode number (or entry id) that already exists. */
+        if (ino <= prev_ino || !mode_valid(mode) || (ino != TREE_ROOT_INO && (ino < 2 || ino > t->applied)))
                 return -EBADMSG;
         if (ino == TREE_ROOT_INO ? !S_ISDIR(mode) : prev_ino == 0)
                 return -EBADMSG;        /* the root comes first and is a directory */
@@ -314,7 +316,8 @@ static int read_dirents(Reader *rd, Tree *t) {
                 if (r < 0)
                         return r;
                 Inode *p = tree_inode(t, parent), *c = tree_inode(t, child);
-                if (!p || !c || !S_ISDIR(p->mode) || c == t->root || !name_valid(name) || parent < prev_parent)
+                if (!p || !c || !S_ISDIR(p->mode) || c == t->root || !name_valid(name) || parent < prev_parent ||
+                    id > t->applied)
                         return -EBADMSG;
                 if (p->dir->n > 0 && p->dir->slots[p->dir->n - 1].id >= id)
                         return -EBADMSG;

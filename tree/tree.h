@@ -369,7 +369,9 @@ typedef struct TreeCmd {
                 /* WRITE: everything one handle changed, atomically: optional
                  * truncate first, then the extents in order (gaps read as
                  * zeros), then the optional final size. -EFBIG when the file
-                 * would exceed max_file_size at any step, -ENOSPC over
+                 * would exceed max_file_size at any step (or its current size,
+                 * when a lowered limit left it larger; so for SETATTR size),
+                 * -ENOSPC over
                  * max_total_bytes: then nothing changes. -EISDIR, -EINVAL (not
                  * a regular file). mtime and ctime = time_usec. */
                 struct {

@@ -228,6 +228,8 @@ START_TEST(test_segments_roll) {
                 free(name);
         }
         store_free(s);
+        /* a lower entry limit later does not make old records unreadable */
+        o.entry_max_bytes = 1000;
         s = open_ok(dir, &o);
         check_range(s, 1, 2001, 1, 9, 200);
         check_range(s, 2001, 2002, 1, 9, 20000);

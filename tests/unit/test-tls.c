@@ -54,6 +54,7 @@ typedef struct Node {
 } Node;
 
 static Node *running[16];
+static const char *ca_override;   /* CA file for the next node_start_full, if set */
 
 static unsigned idx(const char *name) {
         unsigned i = (unsigned) (name[1] - '0');
@@ -156,8 +157,8 @@ static void node_start_full(Node *n, const char *name, const char *cert, unsigne
         if (plaintext)
                 ck_assert_int_eq(tls_net_new_insecure_plaintext(n->event, name, &callbacks, cfg, n, &n->net), 0);
         else {
-                n->ctx = flags ? tls_context_new_for_testing(pki("ca.crt"), crt, key, flags, &err)
-                               : tls_context_new(pki("ca.crt"), crt, key, &err);
+                const char *ca = ca_override ? ca_override : pki("ca.crt");
+                n->ctx = flags ? tls_context_new_for_testing(ca, crt, key, flags, &err) : tls_context_new(ca, crt, key, &err);
                 ck_assert_msg(n->ctx, "context for %s: %s", name, err ? err : "?");
                 ck_assert_int_eq(tls_net_new(n->event, n->ctx, name, &callbacks, cfg, n, &n->net), 0);
         }
@@ -649,6 +650,34 @@ START_TEST(test_back_pressure) {
 }
 END_TEST
 
+START_TEST(test_reload_trusts_new_ca) {
+        /* CA rollover: n2 already has a certificate from the new CA; n1
+         * refuses it until n1's CA file holds both CAs and is reloaded.
+         * The reload affects new connections without a restart. */
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "cat '%s' '%s' > '%s' && cp '%s' '%s'", pki("ca.crt"), pki("other/ca.crt"),
+                 pki("bundle.crt"), pki("ca.crt"), pki("live-ca.crt"));
+        ck_assert_int_eq(system(cmd), 0);
+
+        static Node a, b;
+        ca_override = pki("live-ca.crt");
+        node_start(&a, "n1");
+        ca_override = pki("bundle.crt");
+        node_start_full(&b, "n2", "other/n2", 0, false, NULL, 0);
+        ca_override = NULL;
+        node_set_members(&a, (Member[]) { { "n2", NULL } }, 1);
+        node_set_members(&b, (Member[]) { { "n1", &a } }, 1);
+        RUN_UNTIL(a.refused[TLS_REFUSE_UNTRUSTED] > 0, 5000);
+        ck_assert_uint_eq(a.ups[2], 0);
+
+        char *err = NULL;
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", pki("bundle.crt"), pki("live-ca.crt"));
+        ck_assert_int_eq(system(cmd), 0);
+        ck_assert_msg(tls_context_reload(a.ctx, &err) == 0, "%s", err);
+        RUN_UNTIL(a.ups[2] == 1 && b.ups[1] == 1, 10000);
+}
+END_TEST
+
 START_TEST(test_member_removed) {
         static Node a, b;
         node_start(&a, "n1");
@@ -779,6 +808,7 @@ static Suite *tls_suite(void) {
                 { "restart_race", test_restart_race, 30 },
                 { "back_pressure", test_back_pressure, 60 },
                 { "member_removed", test_member_removed, 30 },
+                { "reload_trusts_new_ca", test_reload_trusts_new_ca, 30 },
                 { "set_peers_validation", test_set_peers_validation, 30 },
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
