@@ -179,9 +179,9 @@ static CheckResult check_one(const History *h, const char *key, FILE *out) {
                 if (op->type != OP_ACQUIRE || op->outcome != OUTCOME_OK || !same_key(op, key))
                         continue;
                 if (parse_token(op->value, &hs[n].token) < 0) {
-                        fprintf(out, "lock %s: acquisition without a valid token (proc %d, line %u: '%s')\n", key, op->proc,
-                                op->line, op->value);
-                        bad++;
+                        if (bad++ < 20)
+                                fprintf(out, "lock %s: acquisition without a valid token (proc %d, line %u: '%s')\n", key,
+                                        op->proc, op->line, op->value);
                         continue;
                 }
                 hs[n++].acq = op;
