@@ -15,7 +15,7 @@ CL_TTL_MS=${CL_TTL_MS:-3000}
 CL_OP_TIMEOUT_MS=${CL_OP_TIMEOUT_MS:-3000}
 CL_N=0
 
-cl_ctl() { local i=$1; shift; timeout -s KILL 5 "$BUILDDIR/raftfsctl" -s "$RD/n$i/control.sock" "$@"; }
+cl_ctl() { local i=$1; shift; timeout -s KILL 2 "$BUILDDIR/raftfsctl" -s "$RD/n$i/control.sock" "$@"; }
 cl_field() { cl_ctl "$1" status --json 2>/dev/null | sed -n "s/.*\"$2\": \"\{0,1\}\([^\",}]*\)\"\{0,1\}[,}].*/\1/p"; }
 cl_pid() { cat "$RD/n$1/pid" 2>/dev/null; }
 cl_alive() { local p; p=$(cl_pid "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
