@@ -15,7 +15,7 @@ CL_TTL_MS=${CL_TTL_MS:-3000}
 CL_OP_TIMEOUT_MS=${CL_OP_TIMEOUT_MS:-3000}
 CL_N=0
 
-cl_ctl() { local i=$1; shift; timeout -s KILL 2 "$BUILDDIR/raftfsctl" -s "$RD/n$i/control.sock" "$@"; }
+cl_ctl() { local i=$1; shift; timeout -s KILL "${CL_CTL_TIMEOUT:-2}" "$BUILDDIR/raftfsctl" -s "$RD/n$i/control.sock" "$@"; }
 cl_field() { cl_ctl "$1" status --json 2>/dev/null | sed -n "s/.*\"$2\": \"\{0,1\}\([^\",}]*\)\"\{0,1\}[,}].*/\1/p"; }
 cl_pid() { cat "$RD/n$1/pid" 2>/dev/null; }
 cl_alive() { local p; p=$(cl_pid "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
@@ -126,8 +126,8 @@ cl_leader() {
 cl_remove() {
         local i=$1 l
         l=$(cl_leader) || return 1
-        [ "$l" = "$i" ] && { cl_ctl "$l" leader transfer >/dev/null 2>&1; sleep 2; l=$(cl_leader) || return 1; }
-        cl_ctl "$l" member remove "n$i" >/dev/null || return 1
+        [ "$l" = "$i" ] && { CL_CTL_TIMEOUT=10 cl_ctl "$l" leader transfer >/dev/null 2>&1; sleep 2; l=$(cl_leader) || return 1; }
+        CL_CTL_TIMEOUT=10 cl_ctl "$l" member remove "n$i" >/dev/null || return 1
         cl_kill "$i"
 }
 
@@ -138,7 +138,7 @@ cl_readd() {
         rm -rf "$RD/n$i/data"
         cl_conf "$i" "$(cl_members "$CL_N")" yes
         cl_start "$i"
-        cl_ctl "$l" member add "n$i" "$(net_ip "$i"):7001" >/dev/null
+        CL_CTL_TIMEOUT=10 cl_ctl "$l" member add "n$i" "$(net_ip "$i"):7001" >/dev/null
 }
 
 # cl_rotate_cert I: new key and certificate for node I from the same CA;
