@@ -18,7 +18,7 @@
  *      final-set, final-lock   one final read of the set / the guarded file
  *   options: --seconds S (default 30) --max-ops N (default 100000) --keys K
  *            (default 4) --seed S --hold-ms MS --check-ms MS --op-wait-s S
- *            --pause-ms MS (register: random pause of 0..2*MS between ops, default 5)
+ *            --pause-ms MS (register, set: random pause of 0..2*MS between ops, default 5)
  *
  * Classification: an error before anything could be proposed (open of an
  * existing file, ENOTCONN) is "fail"; an error or timeout of the step that
@@ -277,6 +277,8 @@ static int do_set(Ctx *c) {
                        r == 0 ? OUTCOME_OK : (stage == 0 && r == -ENOTCONN) ? OUTCOME_FAIL : OUTCOME_INFO);
                 if (r < 0)
                         sleep_ms(20); /* no quorum: do not spin */
+                else if (c->pause_ms > 0)
+                        sleep_ms((long) (rnd(c) % (uint64_t) (2 * c->pause_ms + 1)));
         }
         return 0;
 }

@@ -19,7 +19,9 @@ cl_ctl() { local i=$1; shift; timeout -s KILL "${CL_CTL_TIMEOUT:-2}" "$BUILDDIR/
 cl_field() { cl_ctl "$1" status --json 2>/dev/null | sed -n "s/.*\"$2\": \"\{0,1\}\([^\",}]*\)\"\{0,1\}[,}].*/\1/p"; }
 cl_pid() { cat "$RD/n$1/pid" 2>/dev/null; }
 cl_alive() { local p; p=$(cl_pid "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
-cl_mnt() { echo "$RD/n$1/mnt"; }
+# CHAOS_SELFTEST=1 (a test of the harness itself, not of raftfs): daemons run
+# without mounts and every client uses one shared local directory.
+cl_mnt() { if [ "${CHAOS_SELFTEST:-0}" = 1 ]; then echo "$RD/shared"; else echo "$RD/n$1/mnt"; fi; }
 
 cl_members() {
         local m="" i
@@ -53,7 +55,10 @@ election_timeout_ms = 1000
 ttl_ms = $CL_TTL_MS
 [fuse]
 op_timeout_ms = $CL_OP_TIMEOUT_MS
+$([ "${CHAOS_SELFTEST:-0}" = 1 ] && echo "mount = no")
 CONF
+        [ "${CHAOS_SELFTEST:-0}" = 1 ] && mkdir -p "$RD/shared"
+        return 0
 }
 
 cl_cert() {
@@ -98,7 +103,7 @@ cl_kill() {
 cl_pause() { kill -STOP "$(cl_pid "$1")" 2>/dev/null; }
 cl_resume() { kill -CONT "$(cl_pid "$1")" 2>/dev/null; }
 
-cl_ready() { [ "$(cl_field "$1" ready)" = true ] && mountpoint -q "$RD/n$1/mnt"; }
+cl_ready() { [ "$(cl_field "$1" ready)" = true ] && { [ "${CHAOS_SELFTEST:-0}" = 1 ] || mountpoint -q "$RD/n$1/mnt"; }; }
 
 # cl_wait_ready SECONDS I...: every listed node ready (mounted, caught up)
 cl_wait_ready() {
@@ -161,7 +166,7 @@ cl_lock_holder() {
         local i v
         for i in $(seq 1 "$CL_N"); do
                 cl_alive "$i" || continue
-                v=$(timeout -s KILL 3 getfattr --only-values -n user.raftfs.lock "$RD/n$i/mnt/locks/L" 2>/dev/null) || continue
+                v=$(timeout -s KILL 3 getfattr --only-values -n user.raftfs.lock "$(cl_mnt "$i")/locks/L" 2>/dev/null) || continue
                 v=$(sed -n 's/.*mode=exclusive.* node=n\([0-9]*\).*/\1/p' <<<"$v" | head -n 1)
                 [ -n "$v" ] && { echo "$v"; return 0; }
         done

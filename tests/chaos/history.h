@@ -68,7 +68,7 @@ typedef struct History {
 
 /* Largest history the checkers accept (every resource has a limit). */
 #define HISTORY_MAX_OPS 2000000u
-#define HISTORY_MAX_LINE 1048576u
+#define HISTORY_MAX_LINE (16u << 20)
 
 /* Parses one line and appends it to h. Comment and empty lines are accepted
  * and ignored. Returns 0, -EBADMSG for a malformed line, -E2BIG past

@@ -106,7 +106,7 @@ nem_run() {
         local at hold kind k now
         while read -r at hold kind k; do
                 now=$(awk -v s="$NEM_T0" -v n="$(date +%s.%N)" 'BEGIN { print n - s }')
-                sleep "$(awk -v a="$at" -v n="$now" 'BEGIN { d = a - n; print d > 0 ? d : 0 }')"
+                sleep "$(awk -v a="$at" -v n="$now" 'BEGIN { d = a - n; print (d > 0 ? d : 0) }')"
                 nem_start "$kind" "$k"
                 sleep "$hold"
                 nem_stop

@@ -115,8 +115,11 @@ net_delay() {
                 return
         fi
         # NFQUEUE with --queue-bypass: if the delayer dies, packets pass.
-        net_in "$n" "$NETDELAY" --queue 0 --delay-ms "$ms" --seconds 3600 >>"$NET_DIR/netdelay-n$n.log" 2>&1 &
+        # nsenter itself (not a function: its subshell would get the pid) execs the delayer
+        nsenter --net="/run/netns/$(net_ns "$n")" "$NETDELAY" --queue 0 --delay-ms "$ms" --seconds 600 \
+                >>"$NET_DIR/netdelay-n$n.log" 2>&1 &
         echo $! >"$NET_DIR/netdelay-n$n.pid"
+        disown $!
         sleep 0.2
         net_in "$n" iptables -A CHAOS_OUT -j NFQUEUE --queue-num 0 --queue-bypass
 }
@@ -145,7 +148,11 @@ net_cleanup() {
         done
         [ -f "$NET_DIR/netns" ] || return 0
         while read -r ns; do
-                case $ns in "$NET_ID"-*) ip netns del "$ns" 2>/dev/null ;; esac
+                case $ns in "$NET_ID"-*) ;; *) continue ;; esac
+                # A namespace lives on while a process is inside: every process
+                # in our namespaces is ours (daemons, delayers); end them by pid.
+                for p in $(ip netns pids "$ns" 2>/dev/null); do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
+                ip netns del "$ns" 2>/dev/null
         done <"$NET_DIR/netns"
         rm -f "$NET_DIR/netns"
         return 0
