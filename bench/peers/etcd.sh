@@ -12,7 +12,8 @@ etcd_endpoints() { echo "127.0.0.1:23791,127.0.0.1:23792,127.0.0.1:23793"; }
 etcd_install() {
         command -v etcd >/dev/null && return 0
         echo "bench: installing Debian's etcd-server"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server etcd-client >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server etcd-client >/dev/null 2>&1 ||
+                { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server etcd-client >/dev/null; }
 }
 
 etcd_certs() {

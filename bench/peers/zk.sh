@@ -13,7 +13,8 @@ zk_endpoints() { echo "127.0.0.1:21811,127.0.0.1:21812,127.0.0.1:21813"; }
 zk_install() {
         [ -f /usr/share/java/zookeeper.jar ] && [ -f /usr/include/zookeeper/zookeeper.h ] && return 0
         echo "bench: installing Debian's zookeeper and libzookeeper-mt-dev"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends zookeeper libzookeeper-mt-dev >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends zookeeper libzookeeper-mt-dev >/dev/null 2>&1 ||
+                { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends zookeeper libzookeeper-mt-dev >/dev/null; }
 }
 
 zk_start_server() {
