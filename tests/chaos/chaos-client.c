@@ -21,7 +21,8 @@
  *            --pause-ms MS (register, set: random pause of 0..2*MS between ops, default 5)
  *
  * Classification: an error before anything could be proposed (open of an
- * existing file, ENOTCONN) is "fail"; an error or timeout of the step that
+ * existing file, ENOTCONN from a dead mount, ENOTDIR from the harness's
+ * sentinels under an unmounted mountpoint) is "fail"; an error or timeout of the step that
  * commits (close, rename, create) is "info"; a lost process leaves its
  * intent line ("#I ...") behind. Bounded by --seconds and --max-ops; every
  * blocking call is bounded by raftfs's op_timeout, lock waits by an alarm. */
@@ -88,9 +89,15 @@ static void record(Ctx *c, OpType t, const char *key, const char *old, const cha
         fflush(c->out);
 }
 
-/* A failed commit step: ENOENT/EEXIST are definite answers, the rest unknown. */
-static OpOutcome commit_error(int err) {
-        return err == ENOENT || err == EEXIST || err == ENOTCONN || err == EINVAL ? OUTCOME_FAIL : OUTCOME_INFO;
+/* Records a mutation that certainly had no effect and says nothing about the
+ * state (the mount was gone: ENOTCONN; a bad argument): a "#X" comment line,
+ * which also tells history_load() that the intent before it is settled. */
+static void no_effect(Ctx *c, OpType t, const char *key, const char *old, const char *value, uint64_t inv, int err) {
+        Op op = { .proc = c->proc, .type = t, .key = (char *) key, .old = (char *) old, .value = (char *) value,
+                  .invoke_usec = inv, .complete_usec = now_usec(), .outcome = OUTCOME_FAIL };
+        fprintf(c->out, "#X errno=%d ", err);
+        history_write(c->out, &op);
+        fflush(c->out);
 }
 
 /* Reads a whole small file into buf (NUL-terminated). Returns length or -errno. */
@@ -190,7 +197,8 @@ static void content_op(Ctx *c, int k) {
         if (r == 0)
                 record(c, OP_WRITE, key, NULL, value, inv, OUTCOME_OK);
         else if (stage == 0)
-                record(c, OP_WRITE, key, NULL, value, inv, r == -ENOTCONN || r == -ENOENT ? OUTCOME_FAIL : OUTCOME_INFO);
+                record(c, OP_WRITE, key, NULL, value, inv,
+                       r == -ENOTCONN || r == -ENOENT || r == -ENOTDIR ? OUTCOME_FAIL : OUTCOME_INFO);
         else if (stage == 1)
                 /* The data never reached the daemon, but the truncation might commit. */
                 record(c, OP_WRITE, key, NULL, "-", inv, OUTCOME_INFO);
@@ -215,9 +223,13 @@ static int name_read(const char *dir, char *value, size_t size) {
         closedir(d);
         if (r < 0)
                 return r;
-        if (n != 1)
-                snprintf(value, size, "?%d-entries", n); /* never a valid register value */
-        return 0;
+        /* readdir() is not a snapshot: entries added or removed after
+         * opendir() may or may not show (POSIX), and FUSE serves a listing in
+         * several requests, each from the state of its moment. In a correct
+         * system the directory always holds exactly one name, so a listing
+         * with exactly one name saw the register's value at some moment of
+         * the call; any other count is a torn listing that says nothing. */
+        return n == 1 ? 0 : -EAGAIN;
 }
 
 static void name_op(Ctx *c, int k, char *last_seen) {
@@ -229,7 +241,7 @@ static void name_op(Ctx *c, int k, char *last_seen) {
         if (rnd(c) % 2 || !last_seen[0]) {
                 int r = name_read(dir, value, sizeof value);
                 record(c, OP_READ, key, NULL, r == 0 ? value : "-", inv, r == 0 ? OUTCOME_OK : OUTCOME_FAIL);
-                if (r == 0 && value[0] != '?')
+                if (r == 0)
                         snprintf(last_seen, 64, "%s", value);
                 return;
         }
@@ -239,7 +251,13 @@ static void name_op(Ctx *c, int k, char *last_seen) {
         snprintf(to, sizeof to, "%s/%s", dir, value);
         intent(c, OP_CAS, key, last_seen, value, inv);
         int r = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0 ? -errno : 0;
-        record(c, OP_CAS, key, last_seen, value, inv, r == 0 ? OUTCOME_OK : commit_error(-r));
+        /* ENOENT (source gone) / EEXIST: the register did not hold last_seen:
+         * a failed cas. ENOTCONN/EINVAL: never reached the cluster. Else unknown. */
+        if (r == -ENOTCONN || r == -EINVAL || r == -ENOTDIR)
+                no_effect(c, OP_CAS, key, last_seen, value, inv, -r);
+        else
+                record(c, OP_CAS, key, last_seen, value, inv,
+                       r == 0 ? OUTCOME_OK : r == -ENOENT || r == -EEXIST ? OUTCOME_FAIL : OUTCOME_INFO);
         if (r == 0)
                 snprintf(last_seen, 64, "%s", value);
 }
@@ -274,7 +292,7 @@ static int do_set(Ctx *c) {
                 int r = write_file(p, elem, O_CREAT | O_EXCL, &stage);
                 /* The create is itself a commit: only ENOTCONN at open is certain. */
                 record(c, OP_ADD, "s", NULL, elem, inv,
-                       r == 0 ? OUTCOME_OK : (stage == 0 && r == -ENOTCONN) ? OUTCOME_FAIL : OUTCOME_INFO);
+                       r == 0 ? OUTCOME_OK : (stage == 0 && (r == -ENOTCONN || r == -ENOTDIR)) ? OUTCOME_FAIL : OUTCOME_INFO);
                 if (r < 0)
                         sleep_ms(20); /* no quorum: do not spin */
                 else if (c->pause_ms > 0)

@@ -33,6 +33,12 @@ cl_members() {
 cl_conf() {
         local i=$1 members=$2 join=${3:-no}
         mkdir -p "$RD/n$i/mnt" "$RD/n$i/data"
+        # Between a dead daemon's lazy unmount and the next mount, paths lead
+        # into this directory itself: plain files named like the workload's
+        # directories make every client path fail there with ENOTDIR (no
+        # effect), never ENOENT (a cas's "not the expected value") or a write
+        # to the local disk.
+        [ "${CHAOS_SELFTEST:-0}" = 1 ] || touch "$RD/n$i/mnt/reg" "$RD/n$i/mnt/set" "$RD/n$i/mnt/locks"
         cat >"$RD/n$i/raftfs.conf" <<CONF
 # chaos round $RD, node n$i
 [node]

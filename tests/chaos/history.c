@@ -144,7 +144,7 @@ int history_load(History *h, FILE *f, const char *name) {
                         }
                         continue;
                 }
-                if (line[0] != '#' && line[0] != '\n') {
+                if ((line[0] != '#' && line[0] != '\n') || strncmp(line, "#X ", 3) == 0) {
                         free(intent);
                         intent = NULL;
                 }

@@ -15,14 +15,17 @@
  *   *_USEC    CLOCK_MONOTONIC microseconds when the call started / returned
  *             (one clock for every process of the machine)
  *   OUTCOME   ok    the operation took effect and returned this value
- *             fail  it certainly did not take effect
+ *             fail  it certainly did not take effect; for cas: because the
+ *                   register did not hold OLD (the rename's source was gone)
  *             info  unknown: it may take effect at any time after INVOKE
  *                   (a commit whose close() timed out, a killed mount)
  *
  * A line "#I <op line with outcome info>" written (and flushed) before a
  * mutation is an intent: history_load() adds it when no op line follows it
  * in that file, so a client killed in the middle of a mutation leaves an
- * indeterminate op behind rather than nothing.
+ * indeterminate op behind rather than nothing. A line "#X errno=N <op line>"
+ * settles the intent too: the op certainly had no effect and says nothing
+ * about the state (the mount was gone), so the checkers ignore it.
  */
 #pragma once
 
