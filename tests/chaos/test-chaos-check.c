@@ -74,6 +74,28 @@ START_TEST(test_parse) {
 }
 END_TEST
 
+/* Intent lines ("#I") become info ops when the client died before the op
+ * line; "#X" (no effect) and op lines settle them. */
+START_TEST(test_load_intents) {
+        const char *text = "#I 1 write k 5 10 10 info\n"
+                           "1 write k 5 10 20 ok\n"
+                           "#I 1 cas k 5>6 30 30 info\n"
+                           "#X errno=107 1 cas k 5>6 30 31 fail\n"
+                           "#I 1 write k 7 40 40 info\n";
+        FILE *f = fmemopen((void *) text, strlen(text), "r");
+        History h = {};
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(history_load(&h, f, "mem"), 0);
+        fclose(f);
+        ck_assert_uint_eq(h.n, 2);
+        ck_assert_int_eq(h.ops[0].outcome, OUTCOME_OK);
+        ck_assert_str_eq(h.ops[1].value, "7");
+        ck_assert_int_eq(h.ops[1].outcome, OUTCOME_INFO);
+        ck_assert_int_eq(h.ops[1].type, OP_WRITE);
+        history_done(&h);
+}
+END_TEST
+
 START_TEST(test_register_linearizable) {
         /* w1 overlaps both reads: r0 before it takes effect, r1 after. */
         ck_assert_int_eq(reg("1 write k 1 10 50 ok\n"
@@ -336,6 +358,7 @@ static Suite *chaos_check_suite(void) {
                 const TTest *test;
         } cases[] = {
                 { "history-parse", test_parse },
+                { "history-intents", test_load_intents },
                 { "register-linearizable", test_register_linearizable },
                 { "register-stale-read", test_register_stale_read },
                 { "register-info-fail", test_register_info_and_fail },
