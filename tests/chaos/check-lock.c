@@ -14,7 +14,8 @@
  *      "check" that confirmed the token) of one holder intersects no other's.
  *      Only holders whose release succeeded (or that confirmed) count: a
  *      holder whose daemon was killed or frozen lost its session, which is
- *      the point of the session workload;
+ *      the point of the session workload; once a check told the holder its
+ *      token is gone, a later successful unlock proves nothing;
  *   3. the guarded file's final token list strictly increases, contains the
  *      token of every acknowledged guard write, and only tokens that some
  *      holder tried to write.
@@ -68,21 +69,43 @@ static size_t check_tokens_and_overlaps(const History *h, const char *key, Hold 
                                 hs[i - 1].acq->line);
                         bad++;
                 }
-        /* Intervals: release call (ok) or the last confirming check. */
+        /* Intervals: up to the call of the last check that confirmed the
+         * token, or of a successful release, within this holding (until the
+         * proc's next acquire). A holder that was told it lost the lock (a
+         * check saying "lost") is no longer one: an unlock that then
+         * succeeds only says the node has nothing left to unlock. */
         for (size_t i = 0; i < n; i++) {
                 Hold *x = &hs[i];
+                uint64_t until = UINT64_MAX, release_at = 0;
+                bool lost = false;
                 x->start = x->end = x->acq->complete_usec;
                 for (size_t j = 0; j < h->n; j++) {
                         const Op *op = &h->ops[j];
-                        if (op->proc != x->acq->proc || !same_key(op, key) || op->invoke_usec < x->acq->complete_usec)
+                        if (op->proc == x->acq->proc && op->type == OP_ACQUIRE && same_key(op, key) &&
+                            op->invoke_usec > x->acq->complete_usec && op->invoke_usec < until)
+                                until = op->invoke_usec;
+                }
+                for (size_t j = 0; j < h->n; j++) {
+                        const Op *op = &h->ops[j];
+                        if (op->proc != x->acq->proc || !same_key(op, key) || op->outcome != OUTCOME_OK ||
+                            op->invoke_usec < x->acq->complete_usec || op->invoke_usec >= until)
                                 continue;
                         uint64_t t;
-                        if (parse_token(op->value, &t) < 0 || t != x->token || op->outcome != OUTCOME_OK)
+                        if (op->type == OP_CHECK && strcmp(op->value, "lost") == 0) {
+                                lost = true;
                                 continue;
-                        if ((op->type == OP_RELEASE || op->type == OP_CHECK) && op->invoke_usec > x->end) {
+                        }
+                        if (parse_token(op->value, &t) < 0 || t != x->token)
+                                continue;
+                        if (op->type == OP_CHECK && op->invoke_usec > x->end) {
                                 x->end = op->invoke_usec;
                                 x->counted = true;
-                        }
+                        } else if (op->type == OP_RELEASE && op->invoke_usec > release_at)
+                                release_at = op->invoke_usec;
+                }
+                if (!lost && release_at > x->end) {
+                        x->end = release_at;
+                        x->counted = true;
                 }
         }
         qsort(hs, n, sizeof *hs, cmp_hold_start);

@@ -306,6 +306,14 @@ START_TEST(test_lock_overlap) {
                              "1 check L 10 400 410 ok\n"
                              "9 final L - 500 510 ok\n"),
                          CHECK_INVALID);
+        /* told it lost the lock, its unlock then succeeds (a new session has nothing to unlock): fine */
+        ck_assert_int_eq(lck("1 acquire L 10 0 100 ok\n"
+                             "2 acquire L 15 200 300 ok\n"
+                             "1 check L lost 150 400 ok\n"
+                             "1 release L 10 420 430 ok\n"
+                             "2 release L 15 500 510 ok\n"
+                             "9 final L - 600 610 ok\n"),
+                         CHECK_VALID);
         /* it learnt that it lost the lock: fine */
         ck_assert_int_eq(lck("1 acquire L 10 0 100 ok\n"
                              "2 acquire L 15 200 300 ok\n"
