@@ -95,12 +95,38 @@ cl_start() {
         disown $! # killed on purpose: no "Killed" job reports from bash
 }
 
+# cl_abort_fuse I: aborts node I's FUSE connection through fusectl, which
+# fails every request still waiting on it (a last resort: see cl_kill)
+cl_abort_fuse() {
+        local dev
+        dev=$(mountpoint -d "$RD/n$1/mnt" 2>/dev/null) || return 0
+        mountpoint -q /sys/fs/fuse/connections || mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
+        [ -w "/sys/fs/fuse/connections/${dev#*:}/abort" ] && echo 1 >"/sys/fs/fuse/connections/${dev#*:}/abort"
+        return 0
+}
+
+# cl_kill I: SIGKILL. A FUSE daemon whose thread is blocked on its own mount
+# cannot finish dying until the kernel's requests are answered; after 3 s the
+# stacks of its threads are saved (stuck-*.txt, evidence for a bug report)
+# and the connection is aborted so the round can go on.
 cl_kill() {
-        local i=$1 p
+        local i=$1 p t=0
         p=$(cl_pid "$i")
         [ -n "$p" ] && kill -CONT "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
-        local t=0
-        while [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
+        while [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ $t -lt 30 ]; do sleep 0.1; t=$((t + 1)); done
+        if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
+                local f
+                f="$RD/n$i/stuck-$(date +%s).txt"
+                for task in /proc/"$p"/task/*; do
+                        { echo "== ${task##*/} $(cat "$task/comm" 2>/dev/null) $(awk '/^State/ { print $2 }' "$task/status" 2>/dev/null)"
+                          cat "$task/stack" 2>/dev/null; } >>"$f"
+                done
+                echo "chaos: n$i (pid $p) still alive 3 s after SIGKILL; thread stacks in $f; aborting its FUSE connection" |
+                        tee -a "$RD/schedule.log"
+                cl_abort_fuse "$i"
+                t=0
+                while kill -0 "$p" 2>/dev/null && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
+        fi
         fusermount3 -u -z "$RD/n$i/mnt" 2>/dev/null
         rm -f "$RD/n$i/pid"
         return 0
@@ -163,7 +189,11 @@ cl_rotate_cert() {
 cl_stop_all() {
         local p i
         [ -f "$RD/pids" ] && while read -r p; do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done <"$RD/pids"
-        for i in $(seq 1 "$CL_N"); do fusermount3 -u -z "$RD/n$i/mnt" 2>/dev/null; done
+        sleep 0.5
+        for i in $(seq 1 "$CL_N"); do
+                cl_abort_fuse "$i" # only matters for a daemon that could not die
+                fusermount3 -u -z "$RD/n$i/mnt" 2>/dev/null
+        done
         return 0
 }
 
