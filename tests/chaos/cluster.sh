@@ -99,7 +99,9 @@ cl_start() {
 # fails every request still waiting on it (a last resort: see cl_kill)
 cl_abort_fuse() {
         local dev
-        dev=$(mountpoint -d "$RD/n$1/mnt" 2>/dev/null) || return 0
+        # from mountinfo, not stat(2): a stat of a wedged mount would block too
+        dev=$(awk -v m="$RD/n$1/mnt" '$5 == m && $9 ~ /^fuse/ { d = $3 } END { print d }' /proc/self/mountinfo)
+        [ -n "$dev" ] || return 0
         mountpoint -q /sys/fs/fuse/connections || mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
         [ -w "/sys/fs/fuse/connections/${dev#*:}/abort" ] && echo 1 >"/sys/fs/fuse/connections/${dev#*:}/abort"
         return 0
