@@ -100,7 +100,8 @@ cl_start() {
 cl_abort_fuse() {
         local dev
         # from mountinfo, not stat(2): a stat of a wedged mount would block too
-        dev=$(awk -v m="$RD/n$1/mnt" '$5 == m && $9 ~ /^fuse/ { d = $3 } END { print d }' /proc/self/mountinfo)
+        dev=$(awk -v m="$RD/n$1/mnt" '$5 == m { for (i = 7; i < NF; i++) if ($i == "-" && $(i + 1) ~ /^fuse/) d = $3 }
+                END { print d }' /proc/self/mountinfo)
         [ -n "$dev" ] || return 0
         mountpoint -q /sys/fs/fuse/connections || mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
         [ -w "/sys/fs/fuse/connections/${dev#*:}/abort" ] && echo 1 >"/sys/fs/fuse/connections/${dev#*:}/abort"
