@@ -126,6 +126,7 @@ cl_kill() {
                 done
                 echo "chaos: n$i (pid $p) still alive 3 s after SIGKILL; thread stacks in $f; aborting its FUSE connection" |
                         tee -a "$RD/schedule.log"
+                echo "n$i: $f" >>"$RD/stuck-kills"
                 cl_abort_fuse "$i"
                 t=0
                 while kill -0 "$p" 2>/dev/null && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
@@ -138,7 +139,14 @@ cl_kill() {
 cl_pause() { kill -STOP "$(cl_pid "$1")" 2>/dev/null; }
 cl_resume() { kill -CONT "$(cl_pid "$1")" 2>/dev/null; }
 
-cl_ready() { [ "$(cl_field "$1" ready)" = true ] && { [ "${CHAOS_SELFTEST:-0}" = 1 ] || mountpoint -q "$RD/n$1/mnt"; }; }
+# cl_mounted I: node I's FUSE mount is in the mount table (read from
+# mountinfo: mountpoint(1) stats the directory, which blocks on a wedged mount)
+cl_mounted() {
+        awk -v m="$RD/n$1/mnt" '$5 == m { for (i = 7; i < NF; i++) if ($i == "-" && $(i + 1) ~ /^fuse/) f = 1 }
+                END { exit !f }' /proc/self/mountinfo
+}
+
+cl_ready() { [ "$(cl_field "$1" ready)" = true ] && { [ "${CHAOS_SELFTEST:-0}" = 1 ] || cl_mounted "$1"; }; }
 
 # cl_wait_ready SECONDS I...: every listed node ready (mounted, caught up)
 cl_wait_ready() {
