@@ -47,6 +47,7 @@ etcd_start_member() {
                 --logger zap --log-level warn \
                 </dev/null >>"$d/e$i.log" 2>&1 &
         echo $! >"$d/e$i.pid"
+        disown $!
 }
 
 etcd_start() {

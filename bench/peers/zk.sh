@@ -24,6 +24,7 @@ zk_start_server() {
                 -cp "$d:/usr/share/java/zookeeper.jar" org.apache.zookeeper.server.quorum.QuorumPeerMain "$d/zoo.cfg" \
                 </dev/null >>"$d/server.log" 2>&1 &
         echo $! >"$d/pid"
+        disown $!
 }
 
 zk_start() {
