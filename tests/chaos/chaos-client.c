@@ -355,7 +355,7 @@ static int my_token(int fd, uint64_t *ret) {
         char buf[8192], pat[64];
         ssize_t n = fgetxattr(fd, "user.raftfs.lock", buf, sizeof buf - 1);
         if (n < 0)
-                return -errno;
+                return errno == ENODATA ? -ENOENT : -errno; /* ENODATA: no holder at all */
         buf[n] = '\0';
         snprintf(pat, sizeof pat, "pid=%d", (int) getpid());
         for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
