@@ -44,6 +44,9 @@ int log_internalv(int level, int error, const char *file, int line, const char *
 #define log_warning_errno(r, ...) log_full_errno(LOG_WARNING, (r), __VA_ARGS__)
 #define log_error_errno(r, ...)   log_full_errno(LOG_ERR, (r), __VA_ARGS__)
 
+/* Logs "Out of memory" and returns -ENOMEM. */
+#define log_oom() log_error_errno(-ENOMEM, "Out of memory.")
+
 /* Test hook: when set, every emitted line (without prefix and newline) is
  * passed to fn instead of being written to stderr. NULL restores stderr. */
 void log_set_sink(void (*fn)(int level, const char *line, void *userdata), void *userdata);

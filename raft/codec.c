@@ -134,9 +134,12 @@ static int encode_body(const RaftMsg *m, Buf *b) {
         case RAFT_MSG_HEARTBEAT:
                 r |= put_u64(b, m->commit);
                 r |= put_u64(b, m->seq);
+                r |= put_u64(b, m->index);
                 break;
         case RAFT_MSG_HEARTBEAT_RESP:
                 r |= put_u64(b, m->seq);
+                r |= put_u64(b, m->last_index);
+                r |= put_u64(b, m->index);
                 break;
         case RAFT_MSG_VOTE:
                 r |= put_u64(b, m->last_index);
@@ -262,9 +265,12 @@ static int decode_body(Reader *rd, const RaftMsgLimits *lim, RaftMsg *m) {
         case RAFT_MSG_HEARTBEAT:
                 (void) get_u64(rd, &m->commit);
                 (void) get_u64(rd, &m->seq);
+                (void) get_u64(rd, &m->index);
                 return 0;
         case RAFT_MSG_HEARTBEAT_RESP:
                 (void) get_u64(rd, &m->seq);
+                (void) get_u64(rd, &m->last_index);
+                (void) get_u64(rd, &m->index);
                 return 0;
         case RAFT_MSG_VOTE:
                 (void) get_u64(rd, &m->last_index);
@@ -311,7 +317,7 @@ static int decode_body(Reader *rd, const RaftMsgLimits *lim, RaftMsg *m) {
                 (void) get_u64(rd, &m->index);
                 __attribute__((fallthrough));
         case RAFT_MSG_READ_INDEX:
-                if (get_count(rd, lim->max_entries, 8, &m->n_ctx) < 0)
+                if (get_count(rd, RAFT_MSG_MAX_CTX, 8, &m->n_ctx) < 0)
                         return -EBADMSG;
                 if (m->n_ctx > 0) {
                         m->ctx = calloc(m->n_ctx, sizeof(uint64_t));

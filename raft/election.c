@@ -66,17 +66,36 @@ static void won(Raft *r) {
                 become_leader(r);
 }
 
+/* Thesis §4.2.2: a server that is not part of its own latest configuration
+ * still starts elections while that configuration is uncommitted and it
+ * was a voter before, as it may be needed (it may hold the only log that
+ * can win); it just does not count its own vote. */
+bool may_campaign(const Raft *r) {
+        if (self_is_voter(r))
+                return true;
+        for (size_t i = r->n_confs; i > 0; i--) {
+                const ConfEntry *c = &r->confs[i - 1];
+                const RaftServer *s = raft_config_find(&c->conf, r->id);
+                if (s && s->role == RAFT_VOTER)
+                        return true;
+                if (c->index <= r->commit)
+                        break;  /* older ones are superseded by a committed one */
+        }
+        return false;
+}
+
 void campaign(Raft *r, bool pre, bool transfer) {
         const RaftConfig *c = conf_current(r);
 
-        if (!self_is_voter(r))
+        if (!may_campaign(r))
                 return;
         if (pre)
                 become_pre_candidate(r);
         else
                 become_candidate(r);
         r->n_granted = r->n_rejected = 0;
-        record_vote(r, r->id, true);
+        if (self_is_voter(r))
+                record_vote(r, r->id, true);
         election_reset_timer(r);
         trace(r, "campaign%s%s last=%" PRIu64 "/%" PRIu64, pre ? " (pre-vote)" : "",
               transfer ? " (transfer)" : "", r->log.last_index, r->log.last_term);
@@ -103,7 +122,7 @@ void campaign(Raft *r, bool pre, bool transfer) {
 void follower_tick(Raft *r) {
         if (r->now < r->election_deadline)
                 return;
-        if (self_is_voter(r))
+        if (may_campaign(r))
                 campaign(r, r->o.pre_vote, false);
         else
                 election_reset_timer(r);

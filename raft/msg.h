@@ -13,8 +13,8 @@
  *   APPEND          u64 prev_index, u64 prev_term, u64 commit, u32 n,
  *                   n × (u64 term, u8 type, blob data)   (index = prev_index + 1 + i)
  *   APPEND_RESP     u64 index, u64 last_index, u64 hint_index, u64 hint_term   (flag REJECT)
- *   HEARTBEAT       u64 commit, u64 seq
- *   HEARTBEAT_RESP  u64 seq
+ *   HEARTBEAT       u64 commit, u64 seq, u64 index (last index sent to it so far)
+ *   HEARTBEAT_RESP  u64 seq, u64 last_index, u64 index (echoed)
  *   VOTE            u64 last_index, u64 last_term                (flags PRE, TRANSFER)
  *   VOTE_RESP       (empty)                                      (flags PRE, REJECT)
  *   SNAPSHOT        u64 index, u64 term, blob conf, u64 total, u64 offset, blob data
@@ -62,6 +62,11 @@ typedef enum RaftMsgType {
 #define RAFT_MSG_F_PRE      0x02
 #define RAFT_MSG_F_TRANSFER 0x04
 #define RAFT_MSG_F_DONE     0x08
+
+/* Read-barrier contexts per READ_INDEX / READ_INDEX_RESP message (a fixed
+ * protocol limit, independent of the options, so that servers configured
+ * differently still understand each other). */
+#define RAFT_MSG_MAX_CTX 1024
 
 /* Decode limits; the core passes its options. */
 typedef struct RaftMsgLimits {

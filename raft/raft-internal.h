@@ -1,8 +1,8 @@
 /* raft-internal.h — the Raft struct and the functions the core's files share.
  *
  * File map (one concern each):
- *   raft.c         lifecycle, the public entry points, role switching, the
- *                  update (what the caller takes out), accessors
+ *   raft.c         lifecycle, the public entry points, role switching, accessors
+ *   update.c       the update: what the caller takes out
  *   rlog.c         the entry log: in-memory window over the caller's storage
  *   election.c     timers, PreVote, RequestVote, TimeoutNow, leadership transfer
  *   replication.c  AppendEntries, heartbeats, per-follower progress, commit
@@ -65,7 +65,10 @@ typedef struct Progress {
         size_t if_head, if_count, if_bytes;
 
         bool probe_sent;                /* PROBE: an append is outstanding */
-        uint64_t last_progress;         /* when match last advanced (retransmission) */
+        uint64_t probe_sent_at;
+        unsigned ack_wait;              /* heartbeat answers in a row that showed
+                                         * entries it has but never acknowledged */
+        uint64_t last_progress;         /* when match last advanced */
         uint64_t last_contact;          /* when it last answered us */
         bool recent_active;             /* answered since the last CheckQuorum */
         uint64_t read_ack;              /* highest heartbeat seq it acknowledged */
@@ -196,6 +199,8 @@ struct Raft {
         RaftEntry *upd_committed;
         size_t cap_upd_committed;
         bool *upd_committed_owned;
+        size_t cap_upd_owned;
+        bool apply_blocked;             /* the source failed: retry at the next tick */
         size_t n_upd_committed;
         RaftReadResult *upd_reads;
         size_t n_upd_reads, cap_upd_reads;
@@ -220,6 +225,9 @@ size_t send_begin(Raft *r);
 void send_end(Raft *r, uint64_t to, size_t start, bool after_persist);
 size_t quorum(size_t voters);
 
+/* update.c */
+void update_release(Raft *r);
+
 /* role transitions (raft.c) */
 void become_follower(Raft *r, uint64_t term, uint64_t leader);
 void become_pre_candidate(Raft *r);
@@ -240,11 +248,11 @@ void rlog_evict(Raft *r);
 void rlog_reset(Raft *r, uint64_t snap_index, uint64_t snap_term);
 int rlog_encode_entries(Raft *r, Buf *b, uint64_t lo, uint64_t hi_incl, size_t max_bytes,
                         size_t max_n, uint32_t *ret_n, size_t *ret_bytes);
-int rlog_copy(Raft *r, uint64_t index, RaftEntry *ret, bool *ret_owned);
 
 /* election.c */
 void election_reset_timer(Raft *r);
 void campaign(Raft *r, bool pre, bool transfer);
+bool may_campaign(const Raft *r);
 void follower_tick(Raft *r);
 void candidate_tick(Raft *r);
 void handle_vote(Raft *r, const RaftMsg *m);

@@ -8,6 +8,8 @@
  * (step for messages, tick for timers) swapped on every role change, so the
  * per-role behaviour lives in election.c / replication.c without switches.
  *
+ * The update itself is assembled in update.c.
+ *
  * Invariants kept here:
  *   term never decreases; vote is reset only when term grows;
  *   commit never decreases and commit <= last_index;
@@ -169,28 +171,6 @@ int raft_new(const RaftOptions *opts, Raft **ret) {
         return 0;
 }
 
-static void output_clear(Raft *r) {
-        for (size_t i = 0; i < r->n_chunks; i++)
-                free((void *) r->chunks[i].data);
-        r->n_chunks = 0;
-        r->n_msgs = 0;
-        r->n_events = 0;
-        buf_clear(&r->out);
-        if (r->install) {
-                free(r->install_meta.conf);
-                r->install_meta = (RaftSnapshotMeta) {};
-                r->install = false;
-        }
-}
-
-static void update_release(Raft *r) {
-        for (size_t i = 0; i < r->n_upd_committed; i++)
-                if (r->upd_committed_owned[i])
-                        raft_entry_done(&r->upd_committed[i]);
-        r->n_upd_committed = 0;
-        r->n_upd_reads = 0;
-        output_clear(r);
-}
 
 Raft *raft_free(Raft *r) {
         if (!r)
@@ -456,8 +436,7 @@ static void step_follower(Raft *r, const RaftMsg *m) {
                 handle_snapshot(r, m);
                 break;
         case RAFT_MSG_TIMEOUT_NOW:
-                if (self_is_voter(r))
-                        campaign(r, false, true);
+                campaign(r, false, true);
                 break;
         case RAFT_MSG_VOTE:
                 handle_vote(r, m);
@@ -480,8 +459,7 @@ static void step_candidate(Raft *r, const RaftMsg *m) {
                 step_follower(r, m);
                 break;
         case RAFT_MSG_TIMEOUT_NOW:
-                if (self_is_voter(r))
-                        campaign(r, false, true);
+                campaign(r, false, true);
                 break;
         case RAFT_MSG_VOTE:
                 handle_vote(r, m);
@@ -591,6 +569,7 @@ int raft_receive(Raft *r, uint64_t now, uint64_t from, const void *data, size_t 
 void raft_tick(Raft *r, uint64_t now) {
         assert(r->started && !r->in_update);
         r->now = MAX(r->now, now);
+        r->apply_blocked = false;       /* retry reading committed entries */
         r->tick(r);
         reads_tick(r);
 }
@@ -677,137 +656,6 @@ void raft_peer_unreachable(Raft *r, uint64_t now, uint64_t id) {
         uint64_t d = now + rand_range(r, r->o.failover_min_usec, r->o.failover_max_usec);
         r->election_deadline = MIN(r->election_deadline, d);
         trace(r, "leader %" PRIu64 " unreachable, campaign at %" PRIu64, id, r->election_deadline);
-}
-
-/* ---- the update ---------------------------------------------------------- */
-
-static void flush(Raft *r) {
-        if (!r->need_flush)
-                return;
-        r->need_flush = false;
-        if (r->role == RAFT_LEADER)
-                replicate_flush(r);
-        else if (r->n_fwd_props > 0 && r->leader) {
-                size_t start = send_begin(r);
-                RaftMsg hdr = { .type = RAFT_MSG_PROPOSE, .to = r->leader };
-                /* Header plus the pre-encoded blobs. */
-                hdr.from = r->id;
-                hdr.term = r->term;
-                if (raft_msg_encode(&hdr, &r->out) == 0) {
-                        /* encode wrote n = 0; rewrite the count and body */
-                        r->out.len -= 4;
-                        if (put_u32(&r->out, r->n_fwd_props) == 0 &&
-                            buf_append(&r->out, r->fwd_props.data, r->fwd_props.len) == 0) {
-                                le32_store(r->out.data + start + 28,
-                                           (uint32_t) (r->out.len - start - RAFT_MSG_HEADER_SIZE));
-                                send_end(r, r->leader, start, false);
-                        } else
-                                r->out.len = start;
-                }
-                buf_clear(&r->fwd_props);
-                r->n_fwd_props = 0;
-        }
-        reads_flush(r);
-}
-
-bool raft_has_update(const Raft *r) {
-        return r->need_flush || r->hs_dirty || r->n_msgs > 0 || r->n_events > 0 ||
-               r->n_chunks > 0 || r->install || r->log.unstable <= r->log.last_index ||
-               r->applied < r->commit || (r->n_ready > 0 && r->ready[0].index <= r->applied);
-}
-
-static void update_committed(Raft *r) {
-        size_t bytes = 0;
-        uint64_t hi = r->commit;
-
-        r->n_upd_committed = 0;
-        if (hi <= r->applied)
-                return;
-        size_t want = (size_t) MIN(hi - r->applied, (uint64_t) 1 << 20);
-        size_t cap = r->cap_upd_committed;
-        if (grow((void **) &r->upd_committed, &r->cap_upd_committed, want, sizeof(RaftEntry)) < 0 ||
-            grow((void **) &r->upd_committed_owned, &cap, want, sizeof(bool)) < 0)
-                return;
-        for (uint64_t i = r->applied + 1; i <= hi && r->n_upd_committed < want; i++) {
-                RaftEntry e;
-                bool owned;
-                if (rlog_copy(r, i, &r->upd_committed[r->n_upd_committed], &owned) < 0)
-                        break;  /* storage trouble: retry with the next update */
-                e = r->upd_committed[r->n_upd_committed];
-                r->upd_committed_owned[r->n_upd_committed++] = owned;
-                bytes += e.len;
-                r->applied = i;
-                if (bytes >= r->o.max_apply_bytes)
-                        break;
-        }
-}
-
-/* Read results whose index has been handed out, in FIFO order. */
-static void update_reads(Raft *r) {
-        size_t n = 0;
-        while (n < r->n_ready && (r->ready[n].error || r->ready[n].index <= r->applied))
-                n++;
-        r->n_upd_reads = 0;
-        if (n == 0 || grow((void **) &r->upd_reads, &r->cap_upd_reads, n, sizeof(RaftReadResult)) < 0)
-                return;
-        memcpy(r->upd_reads, r->ready, n * sizeof(RaftReadResult));
-        memmove(r->ready, r->ready + n, (r->n_ready - n) * sizeof(RaftReadResult));
-        r->n_ready -= n;
-        r->n_upd_reads = n;
-}
-
-void raft_update_get(Raft *r, RaftUpdate *u) {
-        Rlog *l = &r->log;
-
-        assert(r->started && !r->in_update);
-        flush(r);
-        memset(u, 0, sizeof(*u));
-        u->hard_state_changed = r->hs_dirty;
-        u->hard_state = (RaftHardState) { r->term, r->vote, r->commit };
-        r->hs_dirty = false;
-
-        u->chunks = r->chunks;
-        u->n_chunks = r->n_chunks;
-        u->snapshot = r->install ? &r->install_meta : NULL;
-
-        size_t n = l->unstable <= l->last_index ? (size_t) (l->last_index - l->unstable + 1) : 0;
-        if (n > 0 && grow((void **) &r->upd_entries, &r->cap_upd_entries, n, sizeof(RaftEntry)) == 0) {
-                for (size_t i = 0; i < n; i++)
-                        r->upd_entries[i] = *rlog_mem(r, l->unstable + i);
-                u->entries = r->upd_entries;
-                u->n_entries = n;
-                l->unstable = l->last_index + 1;
-        }
-
-        if (r->n_msgs > 0 &&
-            grow((void **) &r->upd_msgs, &r->cap_upd_msgs, r->n_msgs, sizeof(RaftOutMessage)) == 0) {
-                for (size_t i = 0; i < r->n_msgs; i++)
-                        r->upd_msgs[i] = (RaftOutMessage) {
-                                .to = r->msgs[i].to,
-                                .after_persist = r->msgs[i].after_persist,
-                                .len = r->msgs[i].len,
-                                .data = r->out.data + r->msgs[i].off,
-                        };
-                u->messages = r->upd_msgs;
-                u->n_messages = r->n_msgs;
-        }
-
-        update_committed(r);
-        u->committed = r->upd_committed;
-        u->n_committed = r->n_upd_committed;
-        update_reads(r);
-        u->reads = r->upd_reads;
-        u->n_reads = r->n_upd_reads;
-        u->events = r->events;
-        u->n_events = r->n_events;
-        r->in_update = true;
-}
-
-void raft_update_done(Raft *r) {
-        assert(r->in_update);
-        r->in_update = false;
-        update_release(r);
-        rlog_evict(r);
 }
 
 /* ---- accessors ----------------------------------------------------------- */

@@ -43,14 +43,25 @@
  * crash loses only a suffix of the writes). A message with after_persist set
  * may leave only when everything persisted by its update (and all earlier
  * ones) is durable: votes and acknowledgements promise durable state. Other
- * messages (a leader's appends and heartbeats, pre-votes, forwarded
- * proposals, read-index traffic) may leave at once: the leader writes to its
- * own disk in parallel with replication (Raft thesis §10.2.1) and counts its
- * own log toward commit only up to what raft_persisted() reported durable.
+ * messages (a leader's appends and heartbeats, pre-votes, rejections,
+ * forwarded proposals, read-index traffic) may leave at once: the leader
+ * writes to its own disk in parallel with replication (Raft thesis §10.2.1)
+ * and counts its own log toward commit only up to what raft_persisted()
+ * reported durable.
  *
  * Roles are Raft's (follower, pre-candidate, candidate, leader). Whether a
- * node may vote and campaign comes from the configuration: voters campaign,
- * learners and servers outside the configuration never do.
+ * node campaigns comes from the configuration: voters do; learners and
+ * servers outside the configuration do not, except a server that was a
+ * voter before its latest configuration while that one is uncommitted (it
+ * may hold the only log that can win; thesis §4.2.2). A configuration takes
+ * effect as soon as its entry is in the log.
+ *
+ * Disruptive servers (thesis §4.2.3): a vote request for a later term is
+ * ignored — no answer, no term change — by a follower that heard from a
+ * current leader less than an election timeout ago and by a leader, unless
+ * it comes from a leadership transfer. With PreVote a partitioned server
+ * does not even raise its own term; CheckQuorum makes a leader that lost
+ * its quorum step down after an election timeout.
  *
  * Threading: a Raft is owned by one thread. Not reentrant: callbacks
  * (RaftEntrySource, RaftSnapshotSource, trace) must not call back into it.
@@ -215,10 +226,15 @@ typedef struct RaftStartState {
 
 /* Starts the core from durable state, as a follower. Entries after the
  * snapshot are read through the entry source to find the last term and the
- * latest configuration. The caller has restored its state machine from the
- * snapshot (applied index = snapshot index); committed entries after it come
- * out in updates. A node whose configuration has itself as the only voter
- * becomes leader at once; otherwise it waits an election timeout.
+ * latest configuration, and the uncommitted ones are loaded into memory.
+ * last_index must be >= the snapshot's index: storage whose log ends before
+ * its snapshot (a crash between writing both) discards the log and passes
+ * first_index = snapshot index + 1, last_index = snapshot index. The commit
+ * index starts at max(hard_state.commit, snapshot index), capped at
+ * last_index. The caller has restored its state machine from the snapshot
+ * (applied index = snapshot index); committed entries after it come out in
+ * updates. A node whose configuration has itself as the only voter becomes
+ * leader at once; otherwise it waits an election timeout.
  * -EBADMSG: inconsistent state (entries missing between snapshot and
  * last_index, undecodable configuration), -EIO from the source, -ENOMEM,
  * -EALREADY when already started. */
@@ -256,8 +272,12 @@ int raft_message_peek(const void *data, size_t len, uint64_t *ret_from, uint64_t
  * and ret_term may be NULL.
  * Errors: -ENOTCONN no leader known (or this node is a candidate);
  * -EAGAIN the leader's max_uncommitted_bytes is reached (retry after
- * commits); -EBUSY a leadership transfer is under way; -E2BIG larger than
- * max_entry_bytes; -ENOMEM. */
+ * commits), or a follower already holds max_entries_per_msg proposals (or
+ * max_uncommitted_bytes) not yet forwarded (retry after the next update);
+ * -EBUSY a leadership transfer is under way; -E2BIG larger than
+ * max_entry_bytes; -ENOMEM. Forwarded proposals that the leader refuses
+ * (limits, transfer) or that are still buffered when the leader changes are
+ * dropped silently. */
 int raft_propose(Raft *r, uint64_t now, const void *data, size_t len,
                  uint64_t *ret_index, uint64_t *ret_term);
 
@@ -378,7 +398,9 @@ typedef enum RaftEventType {
         RAFT_EVENT_TERM     = 3,        /* term advanced: term */
         RAFT_EVENT_CONFIG   = 4,        /* configuration changed (appended, truncated
                                          * or installed): index; read it with raft_config() */
-        RAFT_EVENT_TRANSFER = 5,        /* leadership transfer ended: leader = target, ok */
+        RAFT_EVENT_TRANSFER = 5,        /* leadership transfer ended: leader = target; ok:
+                                         * this node is no longer leader (handed over or
+                                         * lost), !ok: timed out, still leader */
 } RaftEventType;
 
 typedef struct RaftEvent {
@@ -394,8 +416,12 @@ typedef struct RaftEvent {
  * raft_update_done(); in between, the caller must not call any raft_
  * function other than the read-only accessors below. */
 typedef struct RaftUpdate {
+        /* Term or vote changed: persist hard_state before sending this
+         * update's after_persist messages. hard_state.commit is always the
+         * current commit index; storing it is optional (it may lag, the core
+         * relearns it), so write it along with other writes. */
         bool hard_state_changed;
-        RaftHardState hard_state;               /* persist when changed */
+        RaftHardState hard_state;
 
         const RaftSnapshotChunk *chunks;        /* snapshot pieces to write, in order */
         size_t n_chunks;
@@ -415,7 +441,9 @@ typedef struct RaftUpdate {
 
         /* Committed entries to apply, consecutive, in order (after installing
          * `snapshot` when set). May include entries not yet durable here:
-         * committed means durable on a quorum. */
+         * committed means durable on a quorum. Entries that left memory are
+         * read through the entry source; if it fails, handing out stops
+         * until the next raft_tick(). */
         const RaftEntry *committed;
         size_t n_committed;
 

@@ -71,7 +71,7 @@ int raft_read_index(Raft *r, uint64_t now, uint64_t ctx) {
 /* Sends answers for reads[lo, hi) requested by followers, one message per
  * run of the same follower and index. */
 static void answer_remote(Raft *r, size_t lo, size_t hi, bool reject) {
-        uint64_t ctx[256];
+        uint64_t ctx[RAFT_MSG_MAX_CTX];
         size_t i = lo;
 
         while (i < hi) {
@@ -145,7 +145,7 @@ static void leader_reads_flush(Raft *r) {
 }
 
 static void follower_reads_flush(Raft *r) {
-        uint64_t ctx[1024];
+        uint64_t ctx[RAFT_MSG_MAX_CTX];
         size_t i = 0;
 
         if (r->leader == 0)

@@ -9,8 +9,14 @@
  *   REPLICATE  appends are pipelined: `next` moves optimistically and each
  *              message is recorded in an in-flight window bounded by count
  *              and bytes (flow control); an answer frees the window up to
- *              its index; a rejection or no progress for two heartbeat
- *              intervals falls back to PROBE;
+ *              its index; a rejection falls back to PROBE. Losses show in
+ *              heartbeats, which carry the last index sent so far and are
+ *              answered with the follower's last index: if it lacks what
+ *              was sent before the heartbeat, an append was lost (or
+ *              overtaken); if it has it but is unacknowledged, the answer
+ *              was lost (or waits for the follower's disk). When two
+ *              answers in a row show either, the leader probes right after
+ *              what the follower has;
  *   SNAPSHOT   the entries it needs are compacted: InstallSnapshot (snapshot.c).
  * Rejections carry a hint (the follower's best guess of the last index
  * whose term is <= the leader's prev_term) so that the leader skips a whole
@@ -108,6 +114,7 @@ static void inflight_free_to(Raft *r, Progress *p, uint64_t index) {
 
 void progress_become_probe(Raft *r, Progress *p) {
         p->state = RAFT_PEER_PROBE;
+        p->ack_wait = 0;
         p->next = p->match + 1;
         p->probe_sent = false;
         inflight_reset(p);
@@ -161,12 +168,16 @@ static bool send_append(Raft *r, Progress *p) {
         }
         raft_msg_append_finish(&r->out, start, n);
         send_end(r, p->id, start, false);
+        trace(r, "append to %" PRIu64 " prev=%" PRIu64 "/%" PRIu64 " n=%u commit=%" PRIu64, p->id, prev,
+              prev_term, n, r->commit);
         p->sent_commit = MAX(p->sent_commit, MIN(r->commit, prev + n));
         if (p->state == RAFT_PEER_REPLICATE && n > 0) {
                 inflight_add(r, p, prev + n, bytes);
                 p->next = prev + n + 1;
-        } else if (p->state == RAFT_PEER_PROBE)
+        } else if (p->state == RAFT_PEER_PROBE) {
                 p->probe_sent = true;
+                p->probe_sent_at = r->now;
+        }
         return true;
 }
 
@@ -174,6 +185,7 @@ static void send_heartbeat(Raft *r, Progress *p) {
         RaftMsg m = {
                 .type = RAFT_MSG_HEARTBEAT, .to = p->id,
                 .commit = MIN(p->match, r->commit), .seq = r->read_seq,
+                .index = p->state == RAFT_PEER_REPLICATE ? p->next - 1 : 0,
         };
         p->sent_commit = MAX(p->sent_commit, m.commit);
         send_msg(r, &m, false);
@@ -211,20 +223,17 @@ void broadcast_heartbeat(Raft *r) {
                 send_heartbeat(r, &r->peers[i]);
 }
 
-/* Retransmission: a PROBE append or a snapshot chunk without an answer, or
- * a pipeline that made no progress for two heartbeat intervals. */
+/* Retransmission of a snapshot chunk without an answer. */
 static void retransmit_check(Raft *r) {
         uint64_t limit = 2 * r->o.heartbeat_usec;
         for (size_t i = 0; i < r->n_peers; i++) {
                 Progress *p = &r->peers[i];
-                if (p->state == RAFT_PEER_REPLICATE && p->if_count > 0 &&
-                    r->now - p->last_progress >= limit)
-                        progress_become_probe(r, p);
-                else if (p->state == RAFT_PEER_SNAPSHOT && p->snap_waiting &&
-                         r->now - p->snap_sent_at >= limit)
+                if (p->state == RAFT_PEER_SNAPSHOT && p->snap_waiting &&
+                    r->now - p->snap_sent_at >= limit) {
                         p->snap_waiting = false;
+                        r->need_flush = true;
+                }
         }
-        r->need_flush = true;
 }
 
 static bool quorum_active(Raft *r) {
@@ -355,10 +364,12 @@ void handle_append_resp(Raft *r, const RaftMsg *m) {
         }
         if (m->index > r->log.last_index)
                 return;         /* cannot be: we never sent that far */
+        trace(r, "peer %" PRIu64 " acked %" PRIu64 " (match %" PRIu64 ")", p->id, m->index, p->match);
         inflight_free_to(r, p, m->index);
         if (m->index > p->match) {
                 p->match = m->index;
                 p->last_progress = r->now;
+                p->ack_wait = 0;
         }
         p->next = MAX(p->next, m->index + 1);
         if (p->state == RAFT_PEER_PROBE)
@@ -381,10 +392,24 @@ void handle_heartbeat_resp(Raft *r, const RaftMsg *m) {
         p->recent_active = true;
         if (m->seq <= r->read_seq && m->seq > p->read_ack)
                 p->read_ack = m->seq;
-        if (p->match < r->log.last_index && p->state == RAFT_PEER_PROBE) {
+        if (p->state == RAFT_PEER_PROBE && p->probe_sent &&
+            r->now - p->probe_sent_at >= 2 * r->o.heartbeat_usec) {
+                /* The probe or its answer was lost: send it again. */
                 p->probe_sent = false;
                 r->need_flush = true;
+        } else if (p->state == RAFT_PEER_REPLICATE && m->index > p->match &&
+                   m->index < p->next) {
+                /* Two answers in a row, so that a reordered append or a
+                 * slow disk does not look like a loss. */
+                if (++p->ack_wait >= 2) {
+                        uint64_t next = MAX(p->match + 1, MIN(m->last_index + 1, p->next));
+                        trace(r, "peer %" PRIu64 " has %" PRIu64 ", match %" PRIu64 ", sent %" PRIu64
+                              ": probing", p->id, m->last_index, p->match, m->index);
+                        progress_become_probe(r, p);
+                        p->next = next;
+                }
         }
+        transfer_check(r, p);           /* resends TimeoutNow if it was lost */
         reads_check_quorum(r);
 }
 
@@ -420,8 +445,9 @@ static void reply_append(Raft *r, const RaftMsg *m, bool reject, uint64_t index)
                 resp.hint_index = h;
                 resp.hint_term = t;
         }
-        /* An acknowledgement promises that the entries are durable. */
-        send_msg(r, &resp, true);
+        /* An acknowledgement promises that the entries are durable; a
+         * rejection promises nothing and may leave at once. */
+        send_msg(r, &resp, !reject);
 }
 
 static void follower_commit(Raft *r, uint64_t commit) {
@@ -476,7 +502,10 @@ void handle_append(Raft *r, const RaftMsg *m) {
 }
 
 void handle_heartbeat(Raft *r, const RaftMsg *m) {
-        RaftMsg resp = { .type = RAFT_MSG_HEARTBEAT_RESP, .to = m->from, .seq = m->seq };
+        RaftMsg resp = {
+                .type = RAFT_MSG_HEARTBEAT_RESP, .to = m->from, .seq = m->seq, .index = m->index,
+        };
         follower_commit(r, m->commit);
+        resp.last_index = r->log.last_index;
         send_msg(r, &resp, false);
 }

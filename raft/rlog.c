@@ -220,31 +220,3 @@ int rlog_encode_entries(Raft *r, Buf *b, uint64_t lo, uint64_t hi_incl, size_t m
         *ret_bytes = bytes;
         return 0;
 }
-
-/* One entry for applying: a shallow copy of the in-memory entry, or a copy
- * read through the source (*ret_owned set: free with raft_entry_done()). */
-int rlog_copy(Raft *r, uint64_t index, RaftEntry *ret, bool *ret_owned) {
-        const RaftEntry *e = rlog_mem(r, index);
-        if (e) {
-                *ret = *e;
-                *ret_owned = false;
-                return 0;
-        }
-        RaftEntry *es = NULL;
-        size_t got = 0;
-        int k = r->o.entries.entries(r->o.entries.userdata, index, index + 1, SIZE_MAX, &es, &got);
-        if (k < 0)
-                return k;
-        if (got < 1 || es[0].index != index) {
-                for (size_t j = 0; j < got; j++)
-                        raft_entry_done(&es[j]);
-                free(es);
-                return -EIO;
-        }
-        *ret = es[0];
-        for (size_t j = 1; j < got; j++)
-                raft_entry_done(&es[j]);
-        free(es);
-        *ret_owned = true;
-        return 0;
-}

@@ -13,7 +13,13 @@ action=${1:-start}
 
 port_of() { echo $((7000 + ${1#n})); }
 pid_of() { cat "$base/$1/raftfsd.pid" 2>/dev/null || true; }
-alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+# A killed daemon whose parent is gone may stay a zombie where PID 1 does not
+# reap: that is not running.
+alive() {
+        local p
+        p=$(pid_of "$1")
+        [ -n "$p" ] && kill -0 "$p" 2>/dev/null && ! grep -q '^[0-9]* (.*) Z' "/proc/$p/stat" 2>/dev/null
+}
 
 write_config() {
         local n=$1 members="" m

@@ -10,6 +10,7 @@ packages=(
         clang libclang-rt-14-dev
         iproute2 util-linux attr psmisc procps
         mandoc groff-base
+        python3 libpython3.11-testsuite
 )
 
 missing=()

@@ -357,6 +357,20 @@ static void owned_free(CmdOwned *o) {
         free(o);
 }
 
+int tree_cmd_author(const uint8_t *data, size_t len, uint64_t *ret_session, uint64_t *ret_request) {
+        Reader rd = reader_init(data, len);
+        uint8_t version, type;
+        uint64_t session, request;
+        (void) get_u8(&rd, &version);
+        (void) get_u8(&rd, &type);
+        (void) get_u64(&rd, &session);
+        if (get_u64(&rd, &request) < 0 || version != TREE_CMD_VERSION)
+                return -EBADMSG;
+        *ret_session = session;
+        *ret_request = request;
+        return 0;
+}
+
 int tree_cmd_decode(const uint8_t *data, size_t len, TreeCmd *ret) {
         Reader rd = reader_init(data, len);
         TreeCmd c = {};

@@ -485,6 +485,10 @@ int tree_cmd_encode(const TreeCmd *cmd, Buf *out);
  * tree_cmd_done() afterwards). -EBADMSG for anything malformed or an unknown
  * version/type, -ENOMEM. *ret is untouched on failure. */
 int tree_cmd_decode(const uint8_t *data, size_t len, TreeCmd *ret);
+/* Reads only the author (session, request) of an encoded command, without
+ * decoding or copying the rest (the daemon names the author of each applied
+ * entry to the mount). 0, or -EBADMSG (outputs untouched). */
+int tree_cmd_author(const uint8_t *data, size_t len, uint64_t *ret_session, uint64_t *ret_request);
 
 /* Frees what a decoded command owns; a no-op for commands built by hand.
  * Takes NULL. */

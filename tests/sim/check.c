@@ -145,6 +145,12 @@ void check_leader_commit(World *w, Node *n, uint64_t term, uint64_t commit) {
                 check_fail(w, "node %d: leader commits %" PRIu64 " beyond its log", n->idx, commit);
                 return;
         }
+        /* Raft §5.4.2: a leader commits by counting replicas only entries of
+         * its own term (earlier ones follow implicitly). */
+        if (commit > n->mir_base && n->mir_term[commit - n->mir_base - 1] != term)
+                check_fail(w, "node %d, leader of term %" PRIu64 ", commits %" PRIu64
+                           " of term %" PRIu64 " by counting replicas", n->idx, term, commit,
+                           n->mir_term[commit - n->mir_base - 1]);
         committed_chain(w, n, commit, term, chain, "commits");
         (void) hashmap_replace(w->commit_by_term, U64_TO_PTR(term), U64_TO_PTR(commit));
 }

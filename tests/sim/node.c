@@ -46,7 +46,8 @@ static void disk_drop_before(Disk *d, uint64_t first) {
         size_t k = 0;
         while (k < d->n && d->first + k < first)
                 entry_free(&d->log[k++]);
-        memmove(d->log, d->log + k, (d->n - k) * sizeof(SimEntry));
+        if (d->n > k)
+                memmove(d->log, d->log + k, (d->n - k) * sizeof(SimEntry));
         d->n -= k;
         d->first = d->n > 0 ? d->first + k : MAX(first, d->first + k);
 }
@@ -455,6 +456,7 @@ static void take_messages(World *w, Node *n, const RaftUpdate *u, Batch *b) {
 }
 
 static void take_events(World *w, Node *n, const RaftUpdate *u) {
+        uint64_t old_term = n->leader_term;
         for (size_t i = 0; i < u->n_events; i++) {
                 const RaftEvent *e = &u->events[i];
                 world_hash(w, mix64(e->type * 31 + e->term) ^ e->role ^ (e->leader << 8));
@@ -462,6 +464,9 @@ static void take_events(World *w, Node *n, const RaftUpdate *u) {
                         continue;
                 if (e->role == RAFT_LEADER) {
                         n->leader_term = e->term;
+                        /* What it knew committed before leading is not its doing. */
+                        if (e->term != old_term)
+                                n->lead_commit_base = u->hard_state.commit;
                         w->n_elections++;
                         check_became_leader(w, n, e->term);
                 } else
@@ -475,8 +480,12 @@ static void push_batch(World *w, Node *n, Batch *b) {
                 n->pending = realloc(n->pending, n->cap_pending * sizeof(Batch));
                 assert(n->pending);
         }
-        b->done_at = MAX(n->disk_busy_until, w->now) +
-                     world_range(w, w->c.disk_min_usec, w->c.disk_max_usec);
+        /* Group commit: a write issued while earlier ones are in flight
+         * completes with them at the earliest (one fsync covers all). A
+         * batch that writes nothing only keeps its place in the order. */
+        bool writes = b->has_hs || b->install || b->n > 0;
+        uint64_t d = writes ? world_range(w, w->c.disk_min_usec, w->c.disk_max_usec) : 0;
+        b->done_at = MAX(n->disk_busy_until, w->now + d);
         n->disk_busy_until = b->done_at;
         n->pending[n->n_pending++] = *b;
         world_schedule(w, b->done_at, EV_DISK, n->idx, -1, NULL, 0, n->incarnation);
@@ -502,10 +511,11 @@ static void process_one(World *w, Node *n) {
         }
         take_events(w, n, &u);
         if (n->leader_term && raft_role(n->r) == RAFT_LEADER)
-                check_leader_commit(w, n, n->leader_term, u.hard_state.commit);
+                if (u.hard_state.commit > n->lead_commit_base)
+                        check_leader_commit(w, n, n->leader_term, u.hard_state.commit);
         take_messages(w, n, &u, &b);
         need = need || u.hard_state_changed || b.n_msgs > 0 || u.n_chunks > 0;
-        if (need) {
+        if (u.hard_state_changed || b.n > 0 || b.install) {
                 /* The commit index rides along with any write (it may lag). */
                 b.has_hs = true;
                 b.hs = u.hard_state;
@@ -585,7 +595,7 @@ void node_deliver(World *w, Node *n, int from, const uint8_t *data, size_t len) 
                 return;
         int k = raft_receive(n->r, w->now, w->nodes[from].id, data, len);
         if (k < 0) {
-                check_fail(w, "node %d: raft_receive from %d: %s", n->idx, from, strerror(-k));
+                check_fail(w, "node %d: raft_receive of a %s from %d: %s", n->idx, raft_msg_type_to_string(data[2]), from, strerror(-k));
                 return;
         }
         node_process(w, n);

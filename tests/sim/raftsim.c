@@ -28,6 +28,7 @@
 
 #include "lib/codec.h"
 #include "lib/macro.h"
+#include "raft/msg.h"
 #include "tests/sim/sim.h"
 
 struct Event {
@@ -154,6 +155,12 @@ static void draw_config(World *w) {
         c->propose_every_usec = world_range(w, 1, 30) * USEC_PER_MSEC;
         c->read_every_usec = world_range(w, 2, 100) * USEC_PER_MSEC;
         c->fault_every_usec = world_range(w, 50, 1000) * USEC_PER_MSEC;
+        /* A quarter of the worlds are storms: faults every few heartbeats,
+         * which is what it takes to reach the rare interleavings (Figure 8
+         * of the Raft paper needs three leader changes around one entry). */
+        c->storm = world_chance_pm(w, 250);
+        if (c->storm)
+                c->fault_every_usec = world_range(w, 1, 6) * o->heartbeat_usec;
         c->snapshot_every = (unsigned) PICK(w, 0, 10, 50, 200);
         c->snapshot_trailing = (unsigned) world_range(w, 0, 20);
         c->snapshot_pad = (size_t) world_range(w, 0, 3000);
@@ -242,12 +249,19 @@ static void submit(World *w, size_t op) {
         w->ops[op].submitted = true;
         w->ops[op].last_try = w->now;
         int k = raft_propose(w->nodes[i].r, w->now, buf, len, NULL, NULL);
+        if (w->verbose)
+                printf("  %10.6f client: op %zu to n%d: %d\n", (double) w->now / 1e6, op, i + 1, k);
         world_hash(w, 0x9000 + (uint64_t) i * 8 + (uint64_t) -k);
         node_process(w, &w->nodes[i]);
 }
 
 static void ev_propose(World *w) {
-        if (!w->heal_phase && w->n_ops < SIM_MAX_OPS)
+        /* A client with bounded concurrency, like the daemon's parked
+         * requests: a new operation only while few are outstanding. */
+        size_t pending = 0;
+        for (size_t o = w->n_ops > 256 ? w->n_ops - 256 : 0; o < w->n_ops; o++)
+                pending += !w->ops[o].done;
+        if (!w->heal_phase && w->n_ops < SIM_MAX_OPS && pending < 64)
                 submit(w, w->n_ops++);
         if (!w->heal_phase)
                 world_schedule(w, w->now + world_range(w, 0, 2 * w->c.propose_every_usec), EV_PROPOSE,
@@ -255,10 +269,13 @@ static void ev_propose(World *w) {
 }
 
 static void ev_retry(World *w) {
+        /* Like the daemon: an operation not done after a while is retried
+         * (the state machine deduplicates), a bounded number at a time so
+         * that retries cannot flood a slow cluster with duplicates. */
         unsigned n = 0;
         uint64_t every = w->c.opts.election_timeout_usec;
-        for (size_t i = 0; i < w->n_ops && n < 64; i++)
-                if (!w->ops[i].done && w->now - w->ops[i].last_try >= every) {
+        for (size_t i = 0; i < w->n_ops && n < 32; i++)
+                if (!w->ops[i].done && w->now - w->ops[i].last_try >= 4 * every) {
                         submit(w, i);
                         n++;
                 }
@@ -409,7 +426,7 @@ static void ev_fault(World *w) {
         if (w->heal_phase)
                 return;
         uint64_t x = world_range(w, 0, 99);
-        if (x < 20)
+        if (x < (w->c.storm ? 40 : 20))
                 fault_crash(w);
         else if (x < 50)
                 fault_partition(w);
@@ -425,20 +442,26 @@ static void ev_fault(World *w) {
 
 /* ---- liveness phase ---------------------------------------------------------- */
 
-/* S must hold a majority of every voter set some server holds. */
+/* S must hold a majority of every voter set some server holds (whether or
+ * not that server is a voter there: a demoted server's configuration may
+ * be the one that wins). A promotion begun during the fault phase may
+ * complete after healing, so the learners outside S count as voters too
+ * (the worst case; learners inside S only help). */
 static bool majority_everywhere(World *w, const bool *s) {
         for (int i = 0; i < w->c.n_nodes; i++) {
                 Node *n = &w->nodes[i];
-                if (!n->up || !raft_is_voter(n->r))
+                if (!n->up)
                         continue;
                 const RaftConfig *c = raft_config(n->r);
                 size_t v = 0, in = 0;
-                for (size_t j = 0; j < c->n; j++)
-                        if (c->servers[j].role == RAFT_VOTER) {
+                for (size_t j = 0; j < c->n; j++) {
+                        uint64_t id = c->servers[j].id;
+                        bool inside = id <= (uint64_t) w->c.n_nodes && s[id - 1];
+                        if (c->servers[j].role == RAFT_VOTER || !inside) {
                                 v++;
-                                in += c->servers[j].id <= (uint64_t) w->c.n_nodes &&
-                                      s[c->servers[j].id - 1];
+                                in += inside;
                         }
+                }
                 if (v > 0 && in < v / 2 + 1)
                         return false;
         }
@@ -447,6 +470,14 @@ static bool majority_everywhere(World *w, const bool *s) {
 
 static void ev_heal(World *w) {
         w->heal_phase = true;
+        /* The fault phase is over: membership change requests still in
+         * flight are lost (the network may lose anything), so that the
+         * configurations S is chosen against are the last ones. */
+        for (size_t i = 0; i < w->n_heap; i++) {
+                Event *e = w->heap[i];
+                if (e->type == EV_MSG && e->len > 2 && e->data[2] == RAFT_MSG_CONF_CHANGE)
+                        e->type = EV_NONE;
+        }
         for (int i = 0; i < w->c.n_nodes; i++)
                 if (!w->nodes[i].up)
                         (void) node_start(w, &w->nodes[i]);
@@ -454,8 +485,6 @@ static void ev_heal(World *w) {
         memset(w->in_s, 0, sizeof(w->in_s));
         for (int i = 0; i < w->c.n_nodes; i++) {
                 Node *n = &w->nodes[i];
-                if (!n->up || !raft_is_voter(n->r))
-                        continue;
                 const RaftConfig *c = raft_config(n->r);
                 for (size_t j = 0; j < c->n; j++)
                         if (c->servers[j].id <= (uint64_t) w->c.n_nodes)
@@ -475,9 +504,23 @@ static void ev_heal(World *w) {
                 for (int j = 0; j < w->c.n_nodes; j++)
                         if (w->in_s[i] != w->in_s[j])
                                 block(w, i, j);
+        if (w->verbose) {
+                printf("  %10.6f heal: S =", (double) w->now / 1e6);
+                for (int i = 0; i < w->c.n_nodes; i++)
+                        if (w->in_s[i])
+                                printf(" n%d", i + 1);
+                printf("\n");
+        }
         if (w->n_ops < SIM_MAX_OPS)
                 submit(w, w->n_ops++);
-        uint64_t bound = 30 * USEC_PER_SEC + 50 * w->c.opts.election_timeout_usec;
+        /* Generous, but bounded: elections, then every pending proposal
+         * (the uncommitted-bytes limit may let only one through per round
+         * trip), then catching up members (snapshots in chunks). */
+        size_t pending = 0;
+        for (size_t o = 0; o < w->n_ops; o++)
+                pending += !w->ops[o].done;
+        uint64_t rtt = 2 * w->c.net_max_usec + 2 * w->c.disk_max_usec;
+        uint64_t bound = 30 * USEC_PER_SEC + 50 * w->c.opts.election_timeout_usec + 4 * pending * rtt;
         world_schedule(w, w->now + bound, EV_DEADLINE, -1, -1, NULL, 0, 0);
 }
 
@@ -486,26 +529,28 @@ static void ev_heal(World *w) {
  * applied all of them. */
 static bool live(World *w) {
         int li = -1;
-        uint64_t maxterm = 0;
         for (int i = 0; i < w->c.n_nodes; i++) {
                 if (!w->in_s[i] || !w->nodes[i].up)
                         continue;
                 Raft *r = w->nodes[i].r;
-                maxterm = MAX(maxterm, raft_term(r));
                 if (raft_role(r) == RAFT_LEADER && (li < 0 || raft_term(r) > raft_term(w->nodes[li].r)))
                         li = i;
         }
-        if (li < 0 || raft_term(w->nodes[li].r) < maxterm)
+        if (li < 0)
                 return false;
         for (size_t o = 0; o < w->n_ops; o++)
                 if (!w->ops[o].done)
                         return false;
+        /* Servers the leader no longer has in its configuration (removed
+         * ones) may campaign in vain: only members count. */
         const RaftConfig *c = raft_config(w->nodes[li].r);
         for (size_t j = 0; j < c->n; j++) {
                 uint64_t id = c->servers[j].id;
                 if (id > (uint64_t) w->c.n_nodes || !w->in_s[id - 1])
                         continue;
                 Node *n = &w->nodes[id - 1];
+                if (raft_term(n->r) > raft_term(w->nodes[li].r))
+                        return false;
                 for (size_t o = 0; o < w->n_ops; o++)
                         if (!(n->applied_ops[o / 8] & (1u << (o % 8))))
                                 return false;

@@ -36,6 +36,7 @@ typedef struct SimConfig {
         unsigned unreachable_pc;        /* percent of broken links reported to the core */
         uint64_t fault_phase_usec;
         uint64_t propose_every_usec, read_every_usec, fault_every_usec;
+        bool storm;                     /* faults every few heartbeats */
         unsigned snapshot_every;        /* entries between snapshots (0: never) */
         unsigned snapshot_trailing;     /* entries kept before a snapshot */
         size_t snapshot_pad;            /* padding bytes in each snapshot */
@@ -111,6 +112,7 @@ typedef struct Node {
 
         uint64_t timer_gen, timer_at;
         uint64_t leader_term;           /* term in which it is leader, 0 = not */
+        uint64_t lead_commit_base;      /* its commit index when it became leader */
         uint64_t dur_term, dur_vote, dur_commit;        /* last durable hard state */
         unsigned restarts;
 } Node;
@@ -206,6 +208,7 @@ void world_hash(World *w, uint64_t v);
 uint64_t mix64(uint64_t z);
 
 enum {
+        EV_NONE = 0,                    /* cancelled */
         EV_MSG = 1,
         EV_TIMER,
         EV_DISK,
