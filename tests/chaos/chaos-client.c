@@ -1,0 +1,533 @@
+#include "config.h"
+
+/* chaos-client — one workload process of the chaos harness. It uses only
+ * file operations on a raftfs mount and appends one history line per
+ * operation (format in history.h) to its own file.
+ *
+ *   chaos-client --mount DIR --out FILE --proc N --workload W [options]
+ *   W: setup     create the workload directories and initial values (once)
+ *      register  reads/writes of content registers reg/c<k> (open+write+close)
+ *                and reads/compare-and-renames of name registers reg/n<k>/<value>
+ *                (readdir; renameat2(RENAME_NOREPLACE) from the value read)
+ *      set       unique adds: create set/<proc>-<seq> with O_EXCL
+ *      lock      flock(LOCK_EX) on locks/L, token from user.raftfs.lock,
+ *                append the token to locks/L.guard (fenced: only above the last
+ *                token there), short hold, LOCK_UN
+ *      session   like lock, but holds long and re-checks its token every
+ *                --check-ms (the harness freezes the holder's daemon meanwhile)
+ *      final-set, final-lock   one final read of the set / the guarded file
+ *   options: --seconds S (default 30) --max-ops N (default 100000) --keys K
+ *            (default 4) --seed S --hold-ms MS --check-ms MS --op-wait-s S
+ *            --pause-ms MS (register, set: random pause of 0..2*MS between ops, default 5)
+ *
+ * Classification: an error before anything could be proposed (open of an
+ * existing file, ENOTCONN from a dead mount, ENOTDIR from the harness's
+ * sentinels under an unmounted mountpoint) is "fail"; an error or timeout of the step that
+ * commits (close, rename, create) is "info"; a lost process leaves its
+ * intent line ("#I ...") behind. Bounded by --seconds and --max-ops; every
+ * blocking call is bounded by raftfs's op_timeout, lock waits by an alarm. */
+
+#include "tests/chaos/history.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct Ctx {
+        const char *mount, *workload;
+        FILE *out;
+        int proc, keys;
+        double seconds;
+        long max_ops, seq;
+        uint64_t rng, deadline;
+        int hold_ms, check_ms, op_wait_s, pause_ms;
+} Ctx;
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static uint64_t rnd(Ctx *c) {
+        uint64_t x = c->rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return c->rng = x;
+}
+
+static void sleep_ms(long ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+/* Records the intent of a mutation before it starts. */
+static void intent(Ctx *c, OpType t, const char *key, const char *old, const char *value, uint64_t inv) {
+        Op op = { .proc = c->proc, .type = t, .key = (char *) key, .old = (char *) old, .value = (char *) value,
+                  .invoke_usec = inv, .complete_usec = inv, .outcome = OUTCOME_INFO };
+        fputs("#I ", c->out);
+        history_write(c->out, &op);
+        fflush(c->out);
+}
+
+static void record(Ctx *c, OpType t, const char *key, const char *old, const char *value, uint64_t inv, OpOutcome o) {
+        Op op = { .proc = c->proc, .type = t, .key = (char *) key, .old = (char *) old, .value = (char *) value,
+                  .invoke_usec = inv, .complete_usec = now_usec(), .outcome = o };
+        history_write(c->out, &op);
+        fflush(c->out);
+}
+
+/* Records a mutation that certainly had no effect and says nothing about the
+ * state (the mount was gone: ENOTCONN; a bad argument): a "#X" comment line,
+ * which also tells history_load() that the intent before it is settled. */
+static void no_effect(Ctx *c, OpType t, const char *key, const char *old, const char *value, uint64_t inv, int err) {
+        Op op = { .proc = c->proc, .type = t, .key = (char *) key, .old = (char *) old, .value = (char *) value,
+                  .invoke_usec = inv, .complete_usec = now_usec(), .outcome = OUTCOME_FAIL };
+        fprintf(c->out, "#X errno=%d ", err);
+        history_write(c->out, &op);
+        fflush(c->out);
+}
+
+/* Reads a whole small file into buf (NUL-terminated). Returns length or -errno. */
+static int read_file(const char *path, char *buf, size_t size) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t len = 0;
+        for (;;) {
+                ssize_t k = read(fd, buf + len, size - 1 - len);
+                if (k < 0) {
+                        int r = -errno;
+                        close(fd);
+                        return r;
+                }
+                if (k == 0 || (len += (size_t) k) == size - 1)
+                        break;
+        }
+        buf[len] = '\0';
+        close(fd);
+        return (int) len;
+}
+
+/* Writes data to path as one commit. Returns 0, or -errno with *ret_stage:
+ * 0 = before anything was buffered (open), 1 = write, 2 = close (commit). */
+static int write_file(const char *path, const char *data, int flags, int *ret_stage) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC | flags, 0644);
+        *ret_stage = 0;
+        if (fd < 0)
+                return -errno;
+        size_t n = strlen(data);
+        if (n > 0 && write(fd, data, n) != (ssize_t) n) {
+                int r = -errno;
+                *ret_stage = 1;
+                (void) close(fd);
+                return r ? r : -EIO;
+        }
+        *ret_stage = 2;
+        return close(fd) < 0 ? -errno : 0;
+}
+
+static void path_of(Ctx *c, char *buf, size_t size, const char *rel) {
+        snprintf(buf, size, "%s/%s", c->mount, rel);
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+static int do_setup(Ctx *c) {
+        char p[4096], rel[256];
+        int stage;
+        const char *dirs[] = { "reg", "set", "locks" };
+        for (size_t i = 0; i < 3; i++) {
+                path_of(c, p, sizeof p, dirs[i]);
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return fprintf(stderr, "chaos-client: mkdir %s: %m\n", p), 1;
+        }
+        for (int k = 0; k < c->keys; k++) {
+                snprintf(rel, sizeof rel, "reg/c%d", k);
+                path_of(c, p, sizeof p, rel);
+                if (write_file(p, "0", O_CREAT | O_TRUNC, &stage) < 0)
+                        return fprintf(stderr, "chaos-client: create %s: %m\n", p), 1;
+                snprintf(rel, sizeof rel, "reg/n%d", k);
+                path_of(c, p, sizeof p, rel);
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return 1;
+                snprintf(rel, sizeof rel, "reg/n%d/0", k);
+                path_of(c, p, sizeof p, rel);
+                if (write_file(p, "", O_CREAT | O_TRUNC, &stage) < 0)
+                        return fprintf(stderr, "chaos-client: create %s: %m\n", p), 1;
+        }
+        path_of(c, p, sizeof p, "locks/L");
+        if (write_file(p, "", O_CREAT, &stage) < 0)
+                return 1;
+        path_of(c, p, sizeof p, "locks/L.guard");
+        if (write_file(p, "", O_CREAT, &stage) < 0)
+                return 1;
+        return 0;
+}
+
+/* ---- registers ------------------------------------------------------------ */
+
+static void content_op(Ctx *c, int k) {
+        char key[32], p[4096], buf[256], value[32];
+        snprintf(key, sizeof key, "c%d", k);
+        snprintf(buf, sizeof buf, "reg/c%d", k);
+        path_of(c, p, sizeof p, buf);
+        uint64_t inv = now_usec();
+        if (rnd(c) % 2) {
+                int r = read_file(p, buf, sizeof buf);
+                record(c, OP_READ, key, NULL, r > 0 ? buf : r == 0 ? "-" : "-", inv, r >= 0 ? OUTCOME_OK : OUTCOME_FAIL);
+                return;
+        }
+        int stage;
+        snprintf(value, sizeof value, "%ld", (long) c->proc * 1000000L + ++c->seq);
+        intent(c, OP_WRITE, key, NULL, value, inv);
+        int r = write_file(p, value, O_TRUNC, &stage);
+        if (r == 0)
+                record(c, OP_WRITE, key, NULL, value, inv, OUTCOME_OK);
+        else if (stage == 0)
+                record(c, OP_WRITE, key, NULL, value, inv,
+                       r == -ENOTCONN || r == -ENOENT || r == -ENOTDIR ? OUTCOME_FAIL : OUTCOME_INFO);
+        else if (stage == 1)
+                /* The data never reached the daemon, but the truncation might commit. */
+                record(c, OP_WRITE, key, NULL, "-", inv, OUTCOME_INFO);
+        else
+                record(c, OP_WRITE, key, NULL, value, inv, OUTCOME_INFO);
+}
+
+/* Reads a name register: the single entry of reg/n<k>. */
+static int name_read(const char *dir, char *value, size_t size) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        int n = 0;
+        if (!d)
+                return -errno;
+        while ((errno = 0, de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (n++ == 0)
+                        snprintf(value, size, "%.63s", de->d_name);
+        }
+        int r = errno ? -errno : 0;
+        closedir(d);
+        if (r < 0)
+                return r;
+        /* readdir() is not a snapshot: entries added or removed after
+         * opendir() may or may not show (POSIX), and FUSE serves a listing in
+         * several requests, each from the state of its moment. In a correct
+         * system the directory always holds exactly one name, so a listing
+         * with exactly one name saw the register's value at some moment of
+         * the call; any other count is a torn listing that says nothing. */
+        return n == 1 ? 0 : -EAGAIN;
+}
+
+static void name_op(Ctx *c, int k, char *last_seen) {
+        char key[32], dir[4096], rel[64], from[4400], to[4400], value[64];
+        snprintf(key, sizeof key, "n%d", k);
+        snprintf(rel, sizeof rel, "reg/n%d", k);
+        path_of(c, dir, sizeof dir, rel);
+        uint64_t inv = now_usec();
+        if (rnd(c) % 2 || !last_seen[0]) {
+                int r = name_read(dir, value, sizeof value);
+                record(c, OP_READ, key, NULL, r == 0 ? value : "-", inv, r == 0 ? OUTCOME_OK : OUTCOME_FAIL);
+                if (r == 0)
+                        snprintf(last_seen, 64, "%s", value);
+                return;
+        }
+        /* compare-and-rename from the last value this client saw */
+        snprintf(value, sizeof value, "%ld", (long) c->proc * 1000000L + ++c->seq);
+        snprintf(from, sizeof from, "%s/%s", dir, last_seen);
+        snprintf(to, sizeof to, "%s/%s", dir, value);
+        intent(c, OP_CAS, key, last_seen, value, inv);
+        int r = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0 ? -errno : 0;
+        /* ENOENT (source gone) / EEXIST: the register did not hold last_seen:
+         * a failed cas. ENOTCONN/EINVAL: never reached the cluster. Else unknown. */
+        if (r == -ENOTCONN || r == -EINVAL || r == -ENOTDIR)
+                no_effect(c, OP_CAS, key, last_seen, value, inv, -r);
+        else
+                record(c, OP_CAS, key, last_seen, value, inv,
+                       r == 0 ? OUTCOME_OK : r == -ENOENT || r == -EEXIST ? OUTCOME_FAIL : OUTCOME_INFO);
+        if (r == 0)
+                snprintf(last_seen, 64, "%s", value);
+}
+
+static int do_register(Ctx *c) {
+        char last[64][64] = {};
+        int keys = c->keys > 64 ? 64 : c->keys;
+        for (long i = 0; i < c->max_ops && now_usec() < c->deadline; i++) {
+                int k = (int) (rnd(c) % (uint64_t) keys);
+                if (rnd(c) % 2)
+                        content_op(c, k);
+                else
+                        name_op(c, k, last[k]);
+                /* Pacing keeps per-key histories small enough for an exhaustive check. */
+                if (c->pause_ms > 0)
+                        sleep_ms((long) (rnd(c) % (uint64_t) (2 * c->pause_ms + 1)));
+        }
+        return 0;
+}
+
+/* ---- set ------------------------------------------------------------------ */
+
+static int do_set(Ctx *c) {
+        char elem[64], rel[128], p[4096];
+        for (long i = 0; i < c->max_ops && now_usec() < c->deadline; i++) {
+                int stage;
+                snprintf(elem, sizeof elem, "%d-%ld", c->proc, ++c->seq);
+                snprintf(rel, sizeof rel, "set/%s", elem);
+                path_of(c, p, sizeof p, rel);
+                uint64_t inv = now_usec();
+                intent(c, OP_ADD, "s", NULL, elem, inv);
+                int r = write_file(p, elem, O_CREAT | O_EXCL, &stage);
+                /* The create is itself a commit: only ENOTCONN at open is certain. */
+                record(c, OP_ADD, "s", NULL, elem, inv,
+                       r == 0 ? OUTCOME_OK : (stage == 0 && (r == -ENOTCONN || r == -ENOTDIR)) ? OUTCOME_FAIL : OUTCOME_INFO);
+                if (r < 0)
+                        sleep_ms(20); /* no quorum: do not spin */
+                else if (c->pause_ms > 0)
+                        sleep_ms((long) (rnd(c) % (uint64_t) (2 * c->pause_ms + 1)));
+        }
+        return 0;
+}
+
+static int do_final_set(Ctx *c) {
+        char p[4096];
+        path_of(c, p, sizeof p, "set");
+        while (now_usec() < c->deadline) {
+                uint64_t inv = now_usec();
+                DIR *d = opendir(p);
+                struct dirent *de;
+                size_t len = 0, cap = 4096;
+                char *list = malloc(cap);
+                if (!d || !list) {
+                        free(list);
+                        if (d)
+                                closedir(d);
+                        sleep_ms(200);
+                        continue;
+                }
+                list[0] = '\0';
+                while ((errno = 0, de = readdir(d))) {
+                        if (de->d_name[0] == '.')
+                                continue;
+                        size_t n = strlen(de->d_name);
+                        if (len + n + 2 > cap) {
+                                char *l = realloc(list, cap *= 2);
+                                if (!l)
+                                        abort();
+                                list = l;
+                        }
+                        len += (size_t) sprintf(list + len, "%s%s", len ? "," : "", de->d_name);
+                }
+                int err = errno;
+                closedir(d);
+                if (err == 0) {
+                        record(c, OP_FINAL, "s", NULL, len ? list : "-", inv, OUTCOME_OK);
+                        free(list);
+                        return 0;
+                }
+                free(list);
+                sleep_ms(200);
+        }
+        fprintf(stderr, "chaos-client: no final read of the set before the deadline\n");
+        return 1;
+}
+
+/* ---- locks ---------------------------------------------------------------- */
+
+static void on_alarm(int sig) {
+        (void) sig; /* interrupts a blocked flock() with EINTR */
+}
+
+/* Finds my token in the user.raftfs.lock xattr: the holder line with my pid. */
+static int my_token(int fd, uint64_t *ret) {
+        char buf[8192], pat[64];
+        ssize_t n = fgetxattr(fd, "user.raftfs.lock", buf, sizeof buf - 1);
+        if (n < 0)
+                return errno == ENODATA ? -ENOENT : -errno; /* ENODATA: no holder at all */
+        buf[n] = '\0';
+        snprintf(pat, sizeof pat, "pid=%d", (int) getpid());
+        for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                char *end = strchr(line, '\n');
+                if (end)
+                        *end = '\0';
+                char *t = strstr(line, "token="), *pid = strstr(line, pat);
+                bool holder = strncmp(line, "waiting", 7) != 0 && strstr(line, "mode=exclusive");
+                if (end)
+                        *end = '\n';
+                if (holder && t && pid && (pid[strlen(pat)] == ' ' || pid[strlen(pat)] == '\n' || pid[strlen(pat)] == '\0')) {
+                        *ret = strtoull(t + 6, NULL, 10);
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+/* Appends token to the guarded file unless a token >= it is already there. */
+static void guard(Ctx *c, uint64_t token) {
+        char p[4096], buf[65536], tok[32];
+        int stage;
+        path_of(c, p, sizeof p, "locks/L.guard");
+        snprintf(tok, sizeof tok, "%" PRIu64, token);
+        uint64_t inv = now_usec();
+        int n = read_file(p, buf, sizeof buf - 32);
+        if (n < 0) {
+                record(c, OP_GUARD, "L", NULL, tok, inv, OUTCOME_FAIL);
+                return;
+        }
+        char *last = NULL;
+        for (char *s = buf; (s = strchr(s, '\n')) && s[1]; s++)
+                last = s + 1;
+        uint64_t last_tok = n == 0 ? 0 : strtoull(last ? last : buf, NULL, 10);
+        if (n > 0 && last_tok >= token) {
+                record(c, OP_GUARD, "L", NULL, tok, inv, OUTCOME_FAIL); /* fenced off */
+                return;
+        }
+        snprintf(buf + n, sizeof buf - (size_t) n, "%s\n", tok);
+        intent(c, OP_GUARD, "L", NULL, tok, inv);
+        int r = write_file(p, buf, O_TRUNC, &stage);
+        record(c, OP_GUARD, "L", NULL, tok, inv, r == 0 ? OUTCOME_OK : stage == 0 ? OUTCOME_FAIL : OUTCOME_INFO);
+}
+
+static int do_lock(Ctx *c, bool session) {
+        char p[4096], tok[32];
+        struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART */
+        sigaction(SIGALRM, &sa, NULL);
+        path_of(c, p, sizeof p, "locks/L");
+        for (long i = 0; i < c->max_ops && now_usec() < c->deadline; i++) {
+                int fd = open(p, O_RDWR | O_CLOEXEC);
+                if (fd < 0) {
+                        sleep_ms(100);
+                        continue;
+                }
+                uint64_t inv = now_usec(), token;
+                alarm((unsigned) c->op_wait_s);
+                int r = flock(fd, LOCK_EX) < 0 ? -errno : 0;
+                alarm(0);
+                if (r < 0) {
+                        record(c, OP_ACQUIRE, "L", NULL, "-", inv, r == -EINTR || r == -EWOULDBLOCK ? OUTCOME_FAIL : OUTCOME_INFO);
+                        close(fd);
+                        sleep_ms(50);
+                        continue;
+                }
+                uint64_t acquired = now_usec();
+                r = my_token(fd, &token);
+                if (r == 0)
+                        snprintf(tok, sizeof tok, "%" PRIu64, token);
+                else
+                        strcpy(tok, "-");
+                {
+                        /* No holder line for me in a listing that could be read is
+                         * an anomaly the checker reports (ok with "-"); a listing
+                         * that could not be read (the mount died just after the
+                         * grant) leaves the token unknown: info. */
+                        Op op = { .proc = c->proc, .type = OP_ACQUIRE, .key = (char *) "L", .value = tok, .invoke_usec = inv,
+                                  .complete_usec = acquired, .outcome = r == 0 || r == -ENOENT ? OUTCOME_OK : OUTCOME_INFO };
+                        history_write(c->out, &op);
+                        fflush(c->out);
+                }
+                if (r == 0)
+                        guard(c, token);
+                if (session) {
+                        /* Hold for a long time, checking that the token is still ours. */
+                        uint64_t until = now_usec() + (uint64_t) c->hold_ms * 1000u;
+                        while (r == 0 && now_usec() < until) {
+                                sleep_ms(c->check_ms);
+                                uint64_t cinv = now_usec(), t2;
+                                int q = my_token(fd, &t2);
+                                bool mine = q == 0 && t2 == token;
+                                record(c, OP_CHECK, "L", NULL, mine ? tok : "lost", cinv, OUTCOME_OK);
+                                if (!mine)
+                                        break;
+                        }
+                } else
+                        sleep_ms((long) (rnd(c) % (uint64_t) (c->hold_ms + 1)));
+                uint64_t rinv = now_usec();
+                r = flock(fd, LOCK_UN) < 0 ? -errno : 0;
+                record(c, OP_RELEASE, "L", NULL, tok, rinv, r == 0 ? OUTCOME_OK : OUTCOME_FAIL);
+                close(fd);
+                if (session)
+                        sleep_ms(100);
+        }
+        return 0;
+}
+
+static int do_final_lock(Ctx *c) {
+        char p[4096], buf[65536];
+        path_of(c, p, sizeof p, "locks/L.guard");
+        while (now_usec() < c->deadline) {
+                uint64_t inv = now_usec();
+                int n = read_file(p, buf, sizeof buf);
+                if (n >= 0) {
+                        for (char *s = buf; (s = strchr(s, '\n'));)
+                                *s = s[1] ? ',' : '\0';
+                        record(c, OP_FINAL, "L", NULL, n > 0 && buf[0] ? buf : "-", inv, OUTCOME_OK);
+                        return 0;
+                }
+                sleep_ms(200);
+        }
+        fprintf(stderr, "chaos-client: no final read of the guarded file before the deadline\n");
+        return 1;
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "mount", required_argument, NULL, 'm' },   { "out", required_argument, NULL, 'o' },
+                { "proc", required_argument, NULL, 'p' },    { "workload", required_argument, NULL, 'w' },
+                { "seconds", required_argument, NULL, 's' }, { "max-ops", required_argument, NULL, 'n' },
+                { "keys", required_argument, NULL, 'k' },    { "seed", required_argument, NULL, 'S' },
+                { "hold-ms", required_argument, NULL, 'H' }, { "check-ms", required_argument, NULL, 'C' },
+                { "op-wait-s", required_argument, NULL, 'W' }, { "pause-ms", required_argument, NULL, 'P' }, {},
+        };
+        Ctx c = { .seconds = 30, .max_ops = 100000, .keys = 4, .rng = 1, .hold_ms = 30, .check_ms = 200, .op_wait_s = 15, .pause_ms = 5 };
+        const char *out = NULL;
+        int o;
+        while ((o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                switch (o) {
+                case 'm': c.mount = optarg; break;
+                case 'o': out = optarg; break;
+                case 'p': c.proc = atoi(optarg); break;
+                case 'w': c.workload = optarg; break;
+                case 's': c.seconds = atof(optarg); break;
+                case 'n': c.max_ops = atol(optarg); break;
+                case 'k': c.keys = atoi(optarg); break;
+                case 'S': c.rng = strtoull(optarg, NULL, 0) * 2654435761u + 1; break;
+                case 'H': c.hold_ms = atoi(optarg); break;
+                case 'C': c.check_ms = atoi(optarg); break;
+                case 'W': c.op_wait_s = atoi(optarg); break;
+                case 'P': c.pause_ms = atoi(optarg); break;
+                default: return 2;
+                }
+        if (!c.mount || !c.workload || c.keys < 1 || c.seconds <= 0 || c.op_wait_s < 1 || c.check_ms < 1 || c.hold_ms < 0) {
+                fprintf(stderr, "usage: chaos-client --mount DIR --workload W [--out FILE] [--proc N] ...\n");
+                return 2;
+        }
+        c.rng += (uint64_t) c.proc * 0x9e3779b97f4a7c15ull;
+        c.out = out ? fopen(out, "ae") : stdout;
+        if (!c.out)
+                return fprintf(stderr, "chaos-client: %s: %m\n", out), 2;
+        c.deadline = now_usec() + (uint64_t) (c.seconds * 1e6);
+        const char *w = c.workload;
+        int r = strcmp(w, "setup") == 0      ? do_setup(&c)
+                : strcmp(w, "register") == 0 ? do_register(&c)
+                : strcmp(w, "set") == 0      ? do_set(&c)
+                : strcmp(w, "lock") == 0     ? do_lock(&c, false)
+                : strcmp(w, "session") == 0  ? do_lock(&c, true)
+                : strcmp(w, "final-set") == 0 ? do_final_set(&c)
+                : strcmp(w, "final-lock") == 0 ? do_final_lock(&c)
+                                              : (fprintf(stderr, "chaos-client: unknown workload %s\n", w), 2);
+        if (c.out != stdout)
+                fclose(c.out);
+        return r;
+}
