@@ -8,6 +8,7 @@ daemon_libdaemon_a_SOURCES = \
 	daemon/metrics.c daemon/metrics.h \
 	daemon/control.c daemon/control.h \
 	daemon/host.c daemon/host.h \
+	daemon/fuse-guard.c daemon/fuse-guard.h \
 	daemon/node.c daemon/node.h daemon/node-internal.h \
 	daemon/node-ops.c \
 	daemon/node-session.c \

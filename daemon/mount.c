@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "daemon/control-proto.h"
+#include "daemon/fuse-guard.h"
 #include "daemon/mount.h"
 #include "fusefs/fusefs.h"
 #include "lib/log.h"
@@ -28,6 +29,7 @@ struct Mount {
         Node *node;
         FuseFs *fs;
         NodeWatch *session_watch;
+        pid_t guard; /* fuse-guard.h; <= 0 when none */
 };
 
 /* One FuseFs completion waiting for the node. */
@@ -249,6 +251,7 @@ int mount_start(sd_event *e, Node *node, const Conf *conf, Mount **ret) {
                 return log_oom();
         }
         node_set_mountpoint(node, conf->mountpoint);
+        m->guard = fuse_guard_start(conf->mountpoint);
         log_info("Mounted at %s.", conf->mountpoint);
         *ret = m;
         return 0;
@@ -261,6 +264,7 @@ Mount *mount_stop(Mount *m) {
         node_set_reset_handler(m->node, NULL, NULL);
         m->session_watch = node_watch_remove(m->node, m->session_watch);
         node_set_mountpoint(m->node, NULL);
+        fuse_guard_stop(m->guard);
         m->fs = fusefs_free(m->fs);
         free(m);
         return NULL;

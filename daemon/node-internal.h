@@ -156,6 +156,9 @@ struct Node {
         /* session */
         CtlSession session;             /* as reported to watchers */
         uint64_t quorum_contact_usec;   /* latest raft_quorum_contact() seen (monotonic) */
+        /* Leaving JEOPARDY needs a read barrier started after entering it
+         * (node_refresh_session): its ctx while in flight, then its index. */
+        uint64_t verify_ctx, verify_index, verify_try_usec;
         uint64_t next_request;
         uint64_t session_open_sent_usec;
         Buf session_open_cmd;           /* bytes of our last SESSION_OPEN proposal */

@@ -275,6 +275,15 @@ int node_read_barrier(Node *n, NodeBarrierFn done, void *userdata, NodeOp **ret_
 void node_ops_read_result(Node *n, const RaftReadResult *rr) {
         NodeOp *op;
 
+        if (rr->ctx == n->verify_ctx && n->verify_ctx) {
+                n->verify_ctx = 0;
+                if (rr->error == 0)
+                        n->verify_index = MAX(rr->index, 1);
+                else
+                        n->verify_try_usec = 0; /* try again at the next housekeeping */
+                node_housekeeping_soon(n);
+                return;
+        }
         if (rr->ctx == n->ready_ctx && n->ready_ctx) {
                 n->ready_ctx = 0;
                 if (rr->error == 0 && !n->ready) {

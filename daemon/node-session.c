@@ -184,6 +184,8 @@ void node_set_session(Node *n, uint8_t state, uint64_t id) {
         }
         if (state == n->session.state && id == n->session.id)
                 return;
+        if (state == CTL_SESSION_JEOPARDY)
+                n->verify_ctx = n->verify_index = n->verify_try_usec = 0;
         n->session.state = state;
         n->session.id = id;
         node_refresh_session(n);
@@ -214,9 +216,10 @@ void node_refresh_session(Node *n) {
         n->session.valid_ms = fresh ? (contact + limit - now) / USEC_PER_MSEC : 0;
         if (!fresh && n->session.state == CTL_SESSION_OK)
                 node_set_session(n, CTL_SESSION_JEOPARDY, n->session.id);
-        /* Back to OK only once caught up: an expiry may be in the log. */
-        else if (fresh && n->session.state == CTL_SESSION_JEOPARDY &&
-                 raft_applied_index(n->raft) >= raft_commit_index(n->raft) &&
+        /* Back to OK only once caught up with the index of a read barrier
+         * started after entering JEOPARDY (verify_session()). */
+        else if (fresh && n->session.state == CTL_SESSION_JEOPARDY && n->verify_index > 0 &&
+                 raft_applied_index(n->raft) >= n->verify_index &&
                  tree_session_get(n->tree, n->session.id, &(TreeSessionInfo) {}) >= 0) {
                 log_info("Quorum contact is back; session %llu is intact.", (unsigned long long) n->session.id);
                 node_set_session(n, CTL_SESSION_OK, n->session.id);
@@ -413,6 +416,21 @@ void node_stop(Node *n, NodeStoppedFn done, void *userdata) {
         node_drive(n);
 }
 
+/* An expiry of our session may be in the log, committed while we could not
+ * hear of it, and the entries we have may stop short of it (our commit
+ * index only covers what we received). A read barrier started now returns
+ * an index that includes it; node_refresh_session() waits for it. Here, not
+ * in node_refresh_session(), which also runs inside raft updates. */
+static void verify_session(Node *n, uint64_t now) {
+        if (n->session.state != CTL_SESSION_JEOPARDY || n->verify_index > 0 || now < n->verify_try_usec ||
+            !raft_leader(n->raft))
+                return;
+        n->verify_ctx = ++n->next_ctx;
+        n->verify_try_usec = now + n->conf->election_timeout_ms * USEC_PER_MSEC;
+        if (raft_read_index(n->raft, now, n->verify_ctx) < 0)
+                n->verify_ctx = 0;
+}
+
 void node_housekeeping(Node *n) {
         uint64_t now = node_now(n);
 
@@ -420,6 +438,7 @@ void node_housekeeping(Node *n) {
                 return;
         node_ops_housekeeping(n, now);
         maintain_session(n, now);
+        verify_session(n, now);
         leader_duties(n, now);
         maybe_compact(n);
         /* READY: a read barrier proves we applied the leader's commit index;

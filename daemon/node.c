@@ -194,6 +194,11 @@ static void on_frame(TlsNet *net, const char *peer, uint8_t type, const void *da
         }
         metric_inc(n->m.messages_received);
         remember_peer(n, peer);
+        /* Before raft sees the message: after a stall (SIGSTOP, a VM
+         * pause) the last quorum contact is still the old one, and this is
+         * the moment to notice that our session may have expired meanwhile
+         * (a grant applied from this message must not be trusted). */
+        node_refresh_session(n);
         r = raft_receive(n->raft, node_now(n), node_id_from_name(peer), data, len);
         if (r < 0 && r != -ENOMEM)
                 log_debug_errno(r, "Dropped a bad raft message from %s: %m", peer);

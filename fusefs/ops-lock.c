@@ -223,9 +223,25 @@ static void lock_interrupt(fuse_req_t req, void *data) {
                 waiter_cancel(fs, op);
 }
 
+/* A grant is only reported to a process while the session it was made for
+ * is still ours and not in jeopardy: after a stall the entries that expire
+ * the session may follow the grant (or not have reached us yet), and the
+ * process would believe it holds a lock that is already gone. The refused
+ * grant stays in the tree until the file's close releases it. */
+static bool session_current(FuseFs *fs, const Op *op) {
+        uint64_t s = fs->backend.session_id(fs->bud);
+
+        return s != 0 && s == op->session;
+}
+
 static void lock_done(Op *op, int r, uint64_t index, const TreeResult *res) {
         FuseFs *fs = op->fs;
 
+        if ((r == 0 || r == -EINPROGRESS) && !session_current(fs, op)) {
+                fs_reply_err(fs, op->kind, op->req, EIO);
+                op_free(op);
+                return;
+        }
         if (r == -EINPROGRESS && op->early) {
                 /* Granted or aborted already (see locks_notice). */
                 int err = op->early_err == 0 ? 0 : op->interrupted ? EINTR :
@@ -448,7 +464,7 @@ void locks_notice(FuseFs *fs, const TreeNotice *n) {
                 return;
         }
         if (n->type == TREE_NOTICE_LOCK_GRANTED)
-                waiter_reply(fs, w, 0);
+                waiter_reply(fs, w, session_current(fs, w) ? 0 : EIO);
         else if (n->type == TREE_NOTICE_LOCK_ABORTED) {
                 int err = w->interrupted ? EINTR : n->err == -ENOLINK ? EIO : ENOLCK;
                 waiter_reply(fs, w, err);

@@ -229,16 +229,19 @@ static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* The lock recipe: returns 0 with my node's path in mine once it is the lowest child. */
-static int zk_lock(zhandle_t *zh, Waiter *w, char *mine, int size) {
+/* The lock recipe: returns 0 with my node's path in mine once it is the
+ * lowest child. Gives up at the deadline or on an error, deleting its own
+ * node first: a node left behind would stay the predecessor of every later
+ * node of this session and block them for good. */
+static int zk_lock(zhandle_t *zh, Waiter *w, char *mine, int size, uint64_t deadline) {
         int rc = zoo_create(zh, "/bench-lock/n-", "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL | ZOO_SEQUENCE, mine, size);
         if (rc != ZOK)
                 return -EIO;
         const char *me = strrchr(mine, '/') + 1;
-        for (;;) {
+        while (peer_now_usec() < deadline) {
                 struct String_vector kids;
                 if (zoo_get_children(zh, "/bench-lock", 0, &kids) != ZOK)
-                        return -EIO;
+                        break;
                 qsort(kids.data, (size_t) kids.count, sizeof *kids.data, cmp_str);
                 char pred[256] = "";
                 for (int i = 0; i < kids.count && strcmp(kids.data[i], me) < 0; i++)
@@ -250,9 +253,11 @@ static int zk_lock(zhandle_t *zh, Waiter *w, char *mine, int size) {
                 if (rc == ZNONODE)
                         continue;
                 if (rc != ZOK)
-                        return -EIO;
-                (void) waiter_wait(w, 5000);
+                        break;
+                (void) waiter_wait(w, 1000);
         }
+        (void) zoo_delete(zh, mine, -1);
+        return -EIO;
 }
 
 static void *locker_main(void *arg) {
@@ -262,7 +267,7 @@ static void *locker_main(void *arg) {
         char mine[256];
         waiter_init(&wt);
         while (peer_now_usec() < w->deadline) {
-                if (zk_lock(zh, &wt, mine, sizeof mine) < 0) {
+                if (zk_lock(zh, &wt, mine, sizeof mine, w->deadline) < 0) {
                         if (++w->errors > 10)
                                 break;
                         continue;
@@ -273,8 +278,13 @@ static void *locker_main(void *arg) {
                         handoffs++;
                 last_holder = w->id;
                 pthread_mutex_unlock(&lock_mu);
-                if (zoo_delete(zh, mine, -1) != ZOK)
+                int rc = ZOK, tries = 0;
+                while ((rc = zoo_delete(zh, mine, -1)) != ZOK && rc != ZNONODE && ++tries < 50)
+                        usleep(10000);
+                if (rc != ZOK && rc != ZNONODE) {
                         w->errors++;
+                        break; /* closing the session removes the node */
+                }
                 w->count++;
         }
         zookeeper_close(zh);

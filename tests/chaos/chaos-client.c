@@ -374,6 +374,24 @@ static int my_token(int fd, uint64_t *ret) {
         return -ENOENT;
 }
 
+/* This node's session ("ID STATE") from /.raftfs/status, or "" when it
+ * cannot be read. */
+static void my_session(Ctx *c, char *out, size_t size) {
+        char p[4096], buf[2048];
+        out[0] = '\0';
+        path_of(c, p, sizeof p, ".raftfs/status");
+        int n = read_file(p, buf, sizeof buf - 1);
+        if (n < 0)
+                return;
+        buf[n] = '\0';
+        char *s = strstr(buf, "\nsession: ");
+        if (!s)
+                return;
+        s += strlen("\nsession: ");
+        size_t l = strcspn(s, "\n");
+        snprintf(out, size, "%.*s", (int) l, s);
+}
+
 /* Appends token to the guarded file unless a token >= it is already there. */
 static void guard(Ctx *c, uint64_t token) {
         char p[4096], buf[65536], tok[32];
@@ -411,6 +429,8 @@ static int do_lock(Ctx *c, bool session) {
                         sleep_ms(100);
                         continue;
                 }
+                char sess_before[128], sess_after[128];
+                my_session(c, sess_before, sizeof sess_before);
                 uint64_t inv = now_usec(), token;
                 alarm((unsigned) c->op_wait_s);
                 int r = flock(fd, LOCK_EX) < 0 ? -errno : 0;
@@ -427,11 +447,22 @@ static int do_lock(Ctx *c, bool session) {
                         snprintf(tok, sizeof tok, "%" PRIu64, token);
                 else
                         strcpy(tok, "-");
+                if (r == -ENOENT) {
+                        /* Not listed. Legitimate only if the node's session
+                         * changed or left "ok" since before the flock: the
+                         * lock went with the session between the grant and
+                         * our look ("lost", which the checker accepts). */
+                        my_session(c, sess_after, sizeof sess_after);
+                        if (!sess_before[0] || strcmp(sess_before, sess_after) != 0 ||
+                            !strstr(sess_before, " ok"))
+                                strcpy(tok, "lost");
+                }
                 {
-                        /* No holder line for me in a listing that could be read is
-                         * an anomaly the checker reports (ok with "-"); a listing
-                         * that could not be read (the mount died just after the
-                         * grant) leaves the token unknown: info. */
+                        /* No holder line for me in a listing that could be read,
+                         * with the same session throughout, is an anomaly the
+                         * checker reports (ok with "-"); a listing that could not
+                         * be read (the mount died just after the grant) leaves
+                         * the token unknown: info. */
                         Op op = { .proc = c->proc, .type = OP_ACQUIRE, .key = (char *) "L", .value = tok, .invoke_usec = inv,
                                   .complete_usec = acquired, .outcome = r == 0 || r == -ENOENT ? OUTCOME_OK : OUTCOME_INFO };
                         history_write(c->out, &op);

@@ -325,6 +325,22 @@ START_TEST(test_lock_overlap) {
 }
 END_TEST
 
+START_TEST(test_lock_untokened) {
+        /* a grant whose holder found no token for itself, session intact */
+        ck_assert_int_eq(lck("1 acquire L - 0 100 ok\n"
+                             "1 release L - 130 140 ok\n"
+                             "9 final L - 500 510 ok\n"),
+                         CHECK_INVALID);
+        /* gone with the session before the holder looked */
+        ck_assert_int_eq(lck("1 acquire L lost 0 100 ok\n"
+                             "1 release L lost 130 140 ok\n"
+                             "2 acquire L 15 150 160 ok\n"
+                             "2 release L 15 180 190 ok\n"
+                             "9 final L - 500 510 ok\n"),
+                         CHECK_VALID);
+}
+END_TEST
+
 START_TEST(test_lock_tokens) {
         /* tokens decrease in grant order */
         ck_assert_int_eq(lck("1 acquire L 20 0 100 ok\n"
@@ -376,6 +392,7 @@ static Suite *chaos_check_suite(void) {
                 { "set-lost-writes", test_set },
                 { "lock-valid", test_lock_valid },
                 { "lock-overlap", test_lock_overlap },
+                { "lock-untokened", test_lock_untokened },
                 { "lock-tokens", test_lock_tokens },
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

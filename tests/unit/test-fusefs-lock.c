@@ -425,6 +425,36 @@ START_TEST(test_no_session) {
 }
 END_TEST
 
+static void stall_session(Srv *s, void *arg) {
+        s->no_session = true; /* session_id() says 0; no notice sent (yet) */
+}
+
+START_TEST(test_grant_without_session) {
+        srv_skip_unless_possible();
+        Srv *s = srv_start(NULL);
+        char *f = P(s, "lock");
+
+        ck_assert_int_eq(put_file(f, ""), 0);
+        uint64_t ino = ino_of(f);
+        ck_assert_int_eq(remote_flock(s, ino, TREE_LOCK_EXCLUSIVE, false, 77), 0);
+        Child c = child_start(child_lock_interruptible, f);
+        ck_assert_int_eq(child_event(&c, 2000), 'W');
+        usleep(100 * 1000);
+        /* The node stalled: its session is in doubt when n2's release hands
+         * the lock over. The tree grants it; the process must not be told
+         * it holds a lock that may already have gone with the session. */
+        srv_call(s, stall_session, NULL);
+        RemoteLock r = { .cmd = { .type = TREE_CMD_LOCK_RELEASE } };
+        r.cmd.lock_release.ino = ino;
+        r.cmd.lock_release.owner = 77;
+        r.cmd.lock_release.flags = TREE_RELEASE_FLOCK;
+        srv_call(s, remote_apply, &r);
+        ck_assert_int_eq(child_event(&c, 2000), 'E');
+        child_wait(&c);
+        srv_stop(s);
+}
+END_TEST
+
 static void cleanup_mounts(void) {
         if (srv_global)
                 (void) umount2(srv_global->mnt, MNT_DETACH);
@@ -443,6 +473,7 @@ static Suite *lock_suite(void) {
                 { "posix-locks", test_posix_locks },
                 { "ofd-locks", test_ofd_locks },
                 { "no-session", test_no_session },
+                { "grant-without-session", test_grant_without_session },
         };
         Suite *s = suite_create("fusefs-lock");
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
