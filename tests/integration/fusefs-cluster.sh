@@ -77,7 +77,11 @@ for n in $nodes; do echo alive >"$(mnt $n)/members/$n"; done
 [ "$(ls "$A/members" | wc -l)" = 3 ] || fail "members: $(ls "$A/members")"
 victim=n3
 [ "$(leader_among $nodes)" = n3 ] && victim=n2
-kill -9 "$(pid_of $victim)"
+vpid=$(pid_of $victim)
+guard=$(pgrep -P "$vpid" -x raftfsd-guard) || fail "no mount guard child of $victim ($vpid)"
+kill -9 "$vpid"
+# the guard acts on its parent's death (aborts the FUSE connection) and exits
+wait_for 10 sh -c "! kill -0 $guard 2>/dev/null" || fail "mount guard $guard of $victim outlived it"
 umount -l "$(mnt $victim)"
 survivor=$(echo $nodes | tr ' ' '\n' | grep -v "^$victim$" | head -1)
 wait_for 20 sh -c "! test -e '$(mnt $survivor)/members/$victim'" || fail "ephemeral file of $victim stayed"
