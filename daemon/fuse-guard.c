@@ -43,7 +43,10 @@ static int escape_mountpoint(const char *s, char *buf, size_t size) {
         return 0;
 }
 
-int fuse_guard_connection(const char *mountpoint, unsigned *ret) {
+/* The connection number of the FUSE mount at mountpoint, read from
+ * /proc/self/mountinfo (never stat(): a wedged mount would block it), or a
+ * negative errno (-ENOENT: no FUSE mount there). */
+static int mount_connection(const char *mountpoint, unsigned *ret) {
         _cleanup_(fclosep) FILE *f = NULL;
         _cleanup_free_ char *line = NULL;
         char want[4096 * 4 + 1];
@@ -110,7 +113,7 @@ pid_t fuse_guard_start(const char *mountpoint) {
         pid_t parent = getpid(), pid;
         int r;
 
-        r = fuse_guard_connection(mountpoint, &conn);
+        r = mount_connection(mountpoint, &conn);
         if (r < 0)
                 return log_warning_errno(r, "No FUSE connection found for %s (%m); running without a mount guard.",
                                          mountpoint);

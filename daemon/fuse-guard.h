@@ -24,8 +24,3 @@ pid_t fuse_guard_start(const char *mountpoint);
 /* Stops the guard before a regular unmount (so it never aborts a later
  * connection that reuses the number) and reaps it. Takes pid <= 0 (no-op). */
 void fuse_guard_stop(pid_t pid);
-
-/* The connection number of the FUSE mount at mountpoint, read from
- * /proc/self/mountinfo (never stat(): a wedged mount would block it), or a
- * negative errno (-ENOENT: no FUSE mount there). */
-int fuse_guard_connection(const char *mountpoint, unsigned *ret);

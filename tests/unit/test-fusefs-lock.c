@@ -136,6 +136,14 @@ static int remote_flock(Srv *s, uint64_t ino, uint8_t mode, bool wait, uint64_t 
         return r.result;
 }
 
+static void remote_unflock(Srv *s, uint64_t ino, uint64_t owner) {
+        RemoteLock r = { .cmd = { .type = TREE_CMD_LOCK_RELEASE } };
+        r.cmd.lock_release.ino = ino;
+        r.cmd.lock_release.owner = owner;
+        r.cmd.lock_release.flags = TREE_RELEASE_FLOCK;
+        srv_call(s, remote_apply, &r);
+}
+
 static uint64_t ino_of(const char *path) {
         struct stat st;
         ck_assert_int_eq(stat(path, &st), 0);
@@ -251,11 +259,7 @@ START_TEST(test_flock_fifo_across_nodes) {
         ck_assert(strncmp(strstr(w3, "node="), "node=n1", 7) == 0);
 
         /* n2 releases its first lock: handed to c1 in the same entry */
-        RemoteLock r = { .cmd = { .type = TREE_CMD_LOCK_RELEASE } };
-        r.cmd.lock_release.ino = ino;
-        r.cmd.lock_release.owner = 77;
-        r.cmd.lock_release.flags = TREE_RELEASE_FLOCK;
-        srv_call(s, remote_apply, &r);
+        remote_unflock(s, ino, 77);
         ck_assert_int_eq(child_event(&c1, 2000), 'L');
         ck_assert_int_eq(child_event(&c2, 200), -1);
         /* c1 exits: n2's waiter is next, c2 still waits */
@@ -265,8 +269,7 @@ START_TEST(test_flock_fifo_across_nodes) {
         t = lock_text(f);
         ck_assert(strncmp(strstr(t, "node="), "node=n2", 7) == 0);
         ck_assert_int_eq(child_event(&c2, 200), -1);
-        r.cmd.lock_release.owner = 78;
-        srv_call(s, remote_apply, &r);
+        remote_unflock(s, ino, 78);
         ck_assert_int_eq(child_event(&c2, 2000), 'L');
         kill(c2.pid, SIGKILL);
         child_wait(&c2);
@@ -397,6 +400,18 @@ START_TEST(test_flock_owner_reuse) {
 }
 END_TEST
 
+/* n2 holds an exclusive flock on a new file f (owner 77); a local child
+ * waits for it (interruptibly). Returns the file's inode. */
+static uint64_t local_waiter_behind_n2(Srv *s, const char *f, Child *ret) {
+        ck_assert_int_eq(put_file(f, ""), 0);
+        uint64_t ino = ino_of(f);
+        ck_assert_int_eq(remote_flock(s, ino, TREE_LOCK_EXCLUSIVE, false, 77), 0);
+        *ret = child_start(child_lock_interruptible, f);
+        ck_assert_int_eq(child_event(ret, 2000), 'W');
+        usleep(100 * 1000);
+        return ino;
+}
+
 static void lose_session(Srv *s, void *arg) {
         s->no_session = true;
         fusefs_notify_session(s->fs, 0);
@@ -407,12 +422,8 @@ START_TEST(test_no_session) {
         Srv *s = srv_start(NULL);
         char *f = P(s, "lock");
 
-        ck_assert_int_eq(put_file(f, ""), 0);
-        uint64_t ino = ino_of(f);
-        ck_assert_int_eq(remote_flock(s, ino, TREE_LOCK_EXCLUSIVE, false, 77), 0);
-        Child c = child_start(child_lock_interruptible, f);
-        ck_assert_int_eq(child_event(&c, 2000), 'W');
-        usleep(100 * 1000);
+        Child c;
+        (void) local_waiter_behind_n2(s, f, &c);
         /* the session is lost: the waiter fails with EIO (not EINTR) */
         srv_call(s, lose_session, NULL);
         ck_assert_int_eq(child_event(&c, 2000), 'E');
@@ -434,21 +445,13 @@ START_TEST(test_grant_without_session) {
         Srv *s = srv_start(NULL);
         char *f = P(s, "lock");
 
-        ck_assert_int_eq(put_file(f, ""), 0);
-        uint64_t ino = ino_of(f);
-        ck_assert_int_eq(remote_flock(s, ino, TREE_LOCK_EXCLUSIVE, false, 77), 0);
-        Child c = child_start(child_lock_interruptible, f);
-        ck_assert_int_eq(child_event(&c, 2000), 'W');
-        usleep(100 * 1000);
+        Child c;
+        uint64_t ino = local_waiter_behind_n2(s, f, &c);
         /* The node stalled: its session is in doubt when n2's release hands
          * the lock over. The tree grants it; the process must not be told
          * it holds a lock that may already have gone with the session. */
         srv_call(s, stall_session, NULL);
-        RemoteLock r = { .cmd = { .type = TREE_CMD_LOCK_RELEASE } };
-        r.cmd.lock_release.ino = ino;
-        r.cmd.lock_release.owner = 77;
-        r.cmd.lock_release.flags = TREE_RELEASE_FLOCK;
-        srv_call(s, remote_apply, &r);
+        remote_unflock(s, ino, 77);
         ck_assert_int_eq(child_event(&c, 2000), 'E');
         child_wait(&c);
         srv_stop(s);
