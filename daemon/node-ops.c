@@ -163,6 +163,21 @@ static void try_propose(Node *n, NodeOp *op) {
         op->next_try_usec = now + 2 * n->conf->election_timeout_ms * USEC_PER_MSEC;
 }
 
+/* The errno for a proposal that ends without its result (deadline, stop).
+ * The rule (raftfs(7), fusefs.h): an error means "never applied", except
+ * -ETIMEDOUT, "outcome unknown". A command that no leader ever got (every
+ * raft_propose() was refused) is -EROFS: nothing can apply it later, since
+ * the op is freed here and never sent again. Once it was handed to raft it
+ * may sit in some leader's log and commit after we give up, unless we saw
+ * its slot commit with another entry. */
+int node_proposal_abandoned_errno(Node *n, const NodeOp *op) {
+        if (!op->may_be_appended)
+                return -EROFS;
+        if (op->index && raft_applied_index(n->raft) >= op->index)
+                return -EROFS;  /* its slot holds another entry: lost */
+        return -ETIMEDOUT;
+}
+
 static bool may_retry(Node *n, const NodeOp *op) {
         if (!op->may_be_appended || op->session)
                 return true;
@@ -577,9 +592,12 @@ void node_ops_housekeeping(Node *n, uint64_t now) {
         list_foreach_safe(op, tmp, &n->ops, link) {
                 if (now >= op->deadline_usec) {
                         switch (op->kind) {
-                        case NODE_OP_PROPOSAL:
-                                node_ops_finish(n, op, -EROFS, "no quorum within op_timeout_ms");
+                        case NODE_OP_PROPOSAL: {
+                                int r = node_proposal_abandoned_errno(n, op);
+                                node_ops_finish(n, op, r, r == -EROFS ? "no quorum within op_timeout_ms"
+                                                : "not seen committed within op_timeout_ms: outcome unknown");
                                 break;
+                        }
                         case NODE_OP_BARRIER:
                                 node_ops_finish(n, op, -EIO, "no quorum within op_timeout_ms");
                                 break;

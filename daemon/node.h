@@ -176,8 +176,12 @@ typedef void (*NodeProposalFn)(int r, const TreeResult *result, void *userdata);
  * machine applies it at most once) until it is applied locally or
  * op_timeout_ms passes. `done` runs once, from the loop: r = 0 and the
  * result (result->err is the command's own errno) once applied here;
- * -EROFS when it could not be committed in time; -EIO when the session
- * expired meanwhile; -ECANCELED when the node stops. Commands with
+ * -EROFS when it certainly was not and never will be applied (no leader
+ * ever accepted it before op_timeout_ms, or its log slot committed with
+ * another entry); -ETIMEDOUT when it was handed to a leader but not seen
+ * applied by op_timeout_ms or the stop: the outcome is unknown (it may
+ * still commit); -EIO when the session expired meanwhile (the tree refuses
+ * the session's later entries, so it will not apply). Commands with
  * need_session false are sent without a session when the node has none
  * (no dedupe: they are not retried after they may have been appended).
  * The author fields and time_usec it stamped are written back into *cmd.

@@ -3,9 +3,11 @@
  *
  * fusefs_notify_applied() runs on the loop thread right after each entry is
  * applied. It turns the tree's notices into
- *   - kernel cache invalidations, queued for the notifier thread (never sent
- *     from here: FUSE-NOTES.md), and only for what the kernel may hold —
- *     inodes in the KInode table, entries in directories that are in it;
+ *   - in local mode, invalidations of the attributes the kernel may hold
+ *     (inodes in the KInode table), queued for the notifier thread (never
+ *     sent from here: FUSE-NOTES.md). Names are never invalidated (see
+ *     notifier.c); linearizable mode lets the kernel cache nothing, so it
+ *     has no notifier at all;
  *   - bookkeeping: tombstones for removed inodes, name_index for the
  *     staleness check of linearizable opens (inode.c);
  *   - answers to parked lock requests (ops-lock.c).
@@ -48,31 +50,14 @@ static void on_inode(FuseFs *fs, const TreeNotice *n, bool own) {
          * only cost the next open a GETATTR (behind a barrier). */
         if (own && (!(n->flags & TREE_CHANGE_DATA) || open_handles(fs, n->ino) <= 1))
                 return;
-        notifier_inval_inode(fs->notifier, n->ino, (n->flags & TREE_CHANGE_DATA) != 0);
+        notifier_inval_inode(fs->notifier, n->ino);
 }
 
 static void on_entry_removed(FuseFs *fs, uint64_t index, const TreeNotice *n, bool own) {
         KInode *child = kinode_get(fs, n->ino);
-        TreeAttr a;
 
-        if (own)
-                return;
-        if (child)
+        if (!own && child)
                 child->name_index = index;
-        if (!kinode_get(fs, n->parent) || !fs->notifier)
-                return;
-        /* notify_delete also tells inotify watchers and marks a directory
-         * dead, right only when the inode is really gone (not for the old
-         * name of a rename, or one of several hard links). */
-        bool gone = tree_getattr(fs_tree(fs), n->ino, &a) == -ENOENT;
-        notifier_inval_entry(fs->notifier, n->parent, n->name, gone && child ? n->ino : 0);
-}
-
-static void on_entry_added(FuseFs *fs, const TreeNotice *n, bool own) {
-        if (own || !fs->notifier || !kinode_get(fs, n->parent))
-                return;
-        /* Drops a cached negative entry (local mode caches absences). */
-        notifier_inval_entry(fs->notifier, n->parent, n->name, 0);
 }
 
 void fusefs_notify_applied(FuseFs *fs, uint64_t index, uint64_t author_session,
@@ -87,9 +72,6 @@ void fusefs_notify_applied(FuseFs *fs, uint64_t index, uint64_t author_session,
                 case TREE_NOTICE_INODE:
                         on_inode(fs, n, own);
                         break;
-                case TREE_NOTICE_ENTRY_ADDED:
-                        on_entry_added(fs, n, own);
-                        break;
                 case TREE_NOTICE_ENTRY_REMOVED:
                         on_entry_removed(fs, index, n, own);
                         break;
@@ -98,7 +80,7 @@ void fusefs_notify_applied(FuseFs *fs, uint64_t index, uint64_t author_session,
                         if (k) {
                                 k->removed = true;
                                 if (!own && fs->notifier)
-                                        notifier_inval_inode(fs->notifier, n->ino, false);
+                                        notifier_inval_inode(fs->notifier, n->ino);
                         }
                         break;
                 case TREE_NOTICE_LOCK_GRANTED:
@@ -112,13 +94,14 @@ void fusefs_notify_applied(FuseFs *fs, uint64_t index, uint64_t author_session,
 }
 
 void fs_invalidate_all(FuseFs *fs) {
-        if (!fs->notifier || !fs->inodes)
+        if (!fs->inodes)
                 return;
         HashmapIter it = HASHMAP_ITER_INIT;
         void *v;
         while (hashmap_iterate(fs->inodes, &it, NULL, &v)) {
                 KInode *k = v;
-                notifier_inval_inode(fs->notifier, k->ino, true);
+                if (fs->notifier)
+                        notifier_inval_inode(fs->notifier, k->ino);
                 /* Dentries are not tracked by name (memory): whatever the
                  * kernel walked before may be stale now, so the next open
                  * of each inode answers ESTALE and the VFS revalidates the

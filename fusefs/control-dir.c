@@ -72,7 +72,7 @@ static void ctl_reply_entry(FuseFs *fs, fuse_req_t req, uint64_t ino) {
         e.ino = ino;
         e.generation = 1;
         e.attr_timeout = 0;
-        e.entry_timeout = FUSEFS_ENTRY_TIMEOUT_SEC;
+        e.entry_timeout = FUSEFS_CTL_ENTRY_TIMEOUT_SEC;
         fs_count(fs, OP_LOOKUP, 0);
         (void) fuse_reply_entry(req, &e);
 }
@@ -143,7 +143,7 @@ static size_t ctl_add(fuse_req_t req, char *buf, size_t size, const char *name, 
                       mode_t mode, off_t next, bool plus) {
         if (plus) {
                 struct fuse_entry_param e = { .ino = ino, .generation = 1,
-                                              .entry_timeout = FUSEFS_ENTRY_TIMEOUT_SEC };
+                                              .entry_timeout = FUSEFS_CTL_ENTRY_TIMEOUT_SEC };
                 e.attr.st_ino = ino;
                 e.attr.st_mode = mode;
                 e.attr.st_nlink = 1;

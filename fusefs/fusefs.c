@@ -353,10 +353,14 @@ int fusefs_new(sd_event *e, const FuseFsOptions *opts, const FsBackend *backend,
         r = session_create(fs);
         if (r < 0)
                 goto fail;
-        fs->notifier = notifier_new(fs->se);
-        if (!fs->notifier) {
-                r = -errno;
-                goto fail;
+        /* Linearizable mode lets the kernel cache nothing: there is
+         * nothing to invalidate. */
+        if (!fs_linearizable(fs)) {
+                fs->notifier = notifier_new(fs->se);
+                if (!fs->notifier) {
+                        r = -errno;
+                        goto fail;
+                }
         }
         log_debug("Mounted raftfs at %s", fs->mountpoint);
         *ret = fs;

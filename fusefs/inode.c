@@ -187,8 +187,8 @@ static void fill_entry(FuseFs *fs, struct fuse_entry_param *e, const TreeAttr *a
         e->ino = attr->ino;
         e->generation = attr->generation;
         attr_to_stat(attr, &e->attr);
-        e->attr_timeout = FUSEFS_ATTR_TIMEOUT_SEC;
-        e->entry_timeout = FUSEFS_ENTRY_TIMEOUT_SEC;
+        e->attr_timeout = fs_attr_timeout(fs);
+        e->entry_timeout = fs_entry_timeout(fs);
 }
 
 void reply_entry(FuseFs *fs, OpKind kind, fuse_req_t req, uint64_t parent, const char *name,
@@ -196,7 +196,12 @@ void reply_entry(FuseFs *fs, OpKind kind, fuse_req_t req, uint64_t parent, const
         struct fuse_entry_param e;
 
         fill_entry(fs, &e, attr);
-        KInode *k = kinode_ref(fs, parent, name, &e.attr);
+        reply_entry_param(fs, kind, req, parent, &e);
+}
+
+void reply_entry_param(FuseFs *fs, OpKind kind, fuse_req_t req, uint64_t parent,
+                       const struct fuse_entry_param *e) {
+        KInode *k = kinode_ref(fs, parent, NULL, &e->attr);
         if (!k) {
                 fs_reply_err(fs, kind, req, ENOMEM);
                 return;
@@ -204,7 +209,7 @@ void reply_entry(FuseFs *fs, OpKind kind, fuse_req_t req, uint64_t parent, const
         fs_count(fs, kind, 0);
         /* When the kernel did not take the reply (the request was
          * interrupted meanwhile), it took no reference either. */
-        if (fuse_reply_entry(req, &e) < 0)
+        if (fuse_reply_entry(req, e) < 0)
                 kinode_unref(fs, k, 1);
 }
 
@@ -230,9 +235,9 @@ void reply_negative(FuseFs *fs, OpKind kind, fuse_req_t req) {
                 fs_reply_err(fs, kind, req, ENOENT);
                 return;
         }
-        /* Local mode: let the kernel cache the absence; an entry added later
-         * invalidates it (applied.c). */
-        struct fuse_entry_param e = { .ino = 0, .entry_timeout = FUSEFS_ENTRY_TIMEOUT_SEC };
+        /* Local mode: let the kernel cache the absence for as long as it
+         * caches names (no notification drops it). */
+        struct fuse_entry_param e = { .ino = 0, .entry_timeout = fs_entry_timeout(fs) };
         fs_count(fs, kind, ENOENT);
         (void) fuse_reply_entry(req, &e);
 }
@@ -245,7 +250,7 @@ void reply_attr(FuseFs *fs, OpKind kind, fuse_req_t req, const TreeAttr *attr) {
         if (k)
                 kattr_set(&k->attr, &st);
         fs_count(fs, kind, 0);
-        (void) fuse_reply_attr(req, &st, FUSEFS_ATTR_TIMEOUT_SEC);
+        (void) fuse_reply_attr(req, &st, fs_attr_timeout(fs));
 }
 
 int fs_getattr(FuseFs *fs, uint64_t ino, struct stat *ret) {

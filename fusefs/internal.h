@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include <fuse_lowlevel.h>
 
@@ -36,11 +37,19 @@
 #include "lib/list.h"
 #include "tree/tree.h"
 
-/* Kernel cache lifetimes. Long, because every change applied from the log
- * invalidates what it touches (applied.c); see the consistency notes in
- * inode.c for what linearizable mode adds. */
+/* Kernel cache lifetimes (inode.c explains the choice).
+ * Linearizable mode: 0 for every tree inode and name, the kernel caches
+ * nothing and asks us (behind a read barrier) at every step.
+ * Local mode: attributes long, since every change applied from the log
+ * invalidates the inode's attributes (applied.c, a notification that
+ * cannot block); names short, since invalidating a name takes the parent
+ * directory's lock in the kernel, which a request waiting for the loop may
+ * hold: no name notification is ever sent, and a name changed by another
+ * node is seen within FUSEFS_LOCAL_ENTRY_TIMEOUT_SEC. */
 #define FUSEFS_ATTR_TIMEOUT_SEC 3600.0
-#define FUSEFS_ENTRY_TIMEOUT_SEC 3600.0
+#define FUSEFS_LOCAL_ENTRY_TIMEOUT_SEC 1.0
+/* /.raftfs/ itself never moves. */
+#define FUSEFS_CTL_ENTRY_TIMEOUT_SEC 3600.0
 
 /* /.raftfs/: inode numbers the tree never produces (its are log indexes). */
 #define CTL_NAME ".raftfs"
@@ -86,6 +95,7 @@ struct Op {
         OpKind kind;
         bool at_backend;        /* waiting for a backend completion (or our timeout) */
         uint64_t start_usec;
+        pid_t pid;              /* calling thread (LOOKUP, GETATTR) */
 
         uint64_t ino;           /* target inode (or parent of name) */
         uint64_t ino2;          /* new parent (rename, link) */
@@ -164,6 +174,8 @@ struct Handle {
         bool writable;
         bool append;
         bool released;          /* RELEASE came; free once the flush queue drains */
+        int failed;             /* errno of its first failed write or commit, 0:
+                                 * such a handle commits nothing, ever (ops-file.c) */
 
         Buf view;               /* the content this handle sees (files); for a
                                  * write-only handle only the bytes it wrote */
@@ -269,6 +281,12 @@ const Tree *fs_tree(FuseFs *fs);
 static inline bool fs_linearizable(const FuseFs *fs) {
         return fs->opts.consistency == FUSEFS_CONSISTENCY_LINEARIZABLE;
 }
+static inline double fs_attr_timeout(const FuseFs *fs) {
+        return fs_linearizable(fs) ? 0.0 : FUSEFS_ATTR_TIMEOUT_SEC;
+}
+static inline double fs_entry_timeout(const FuseFs *fs) {
+        return fs_linearizable(fs) ? 0.0 : FUSEFS_LOCAL_ENTRY_TIMEOUT_SEC;
+}
 void fs_count(FuseFs *fs, OpKind kind, int r);
 /* Replies err (positive errno or 0) and counts it. */
 void fs_reply_err(FuseFs *fs, OpKind kind, fuse_req_t req, int err);
@@ -309,6 +327,10 @@ void attr_to_stat(const TreeAttr *a, struct stat *st);
 /* Replies an entry for attr found as parent/name and takes a kernel reference. */
 void reply_entry(FuseFs *fs, OpKind kind, fuse_req_t req, uint64_t parent, const char *name,
                  const TreeAttr *attr);
+/* The same with the timeouts chosen by the caller (e: ino, generation,
+ * attr and timeouts set). */
+void reply_entry_param(FuseFs *fs, OpKind kind, fuse_req_t req, uint64_t parent,
+                       const struct fuse_entry_param *e);
 /* fuse_reply_create() with the same bookkeeping; < 0 when the kernel did
  * not take it (then no RELEASE will come for fi->fh). */
 int reply_create(FuseFs *fs, fuse_req_t req, uint64_t parent, const char *name,
@@ -333,6 +355,11 @@ bool kinode_owner_remove(KInode *k, uint64_t owner);
  * none is (then the caller goes on at once). */
 bool kinode_wait_bg(FuseFs *fs, uint64_t ino, Op *op);
 void kinode_bg_done(FuseFs *fs, uint64_t ino);
+
+/* ---- caller.c ---- */
+/* True when thread tid is blocked in a system call that changes the
+ * namespace or opens a file; false for reads and when it cannot tell. */
+bool caller_mutates(pid_t tid);
 
 /* ---- applied.c ---- */
 void fs_invalidate_all(FuseFs *fs);

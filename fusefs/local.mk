@@ -8,6 +8,7 @@ fusefs_libfusefs_a_SOURCES = \
 	fusefs/internal.h \
 	fusefs/notifier.h \
 	fusefs/applied.c \
+	fusefs/caller.c \
 	fusefs/control-dir.c \
 	fusefs/fusefs.c \
 	fusefs/inode.c \

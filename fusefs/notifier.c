@@ -1,16 +1,27 @@
 #include "config.h"
-/* notifier.c — the kernel cache invalidation thread.
+/* notifier.c — the kernel cache invalidation thread (local mode only).
  *
- * Owns: a FIFO of invalidation items (malloc'd, names copied), a set of the
- * inode numbers currently queued (to coalesce repeated invalidations of a
- * busy file), one thread, one mutex and one condition variable. The
- * fuse_session is borrowed: the owner keeps it alive until notifier_free().
+ * Owns: a FIFO of invalidation items, a set of the inode numbers currently
+ * queued (to coalesce repeated invalidations of a busy file), one thread,
+ * one mutex and one condition variable. The fuse_session is borrowed: the
+ * owner keeps it alive until notifier_free().
  *
- * Invariants: items are sent in the order they were queued (an entry
- * invalidation after the inode invalidation it follows, as applied); the
- * queue never exceeds NOTIFIER_QUEUE_MAX items; nothing here calls back into
- * the loop. Errors from the kernel are counted, -ENOENT (nothing cached) is
- * the common case and not an error. */
+ * Only attribute invalidations are sent (notify_inval_inode with offset
+ * -1). That one takes no lock the kernel holds while it waits for a FUSE
+ * reply, so this thread can never end up waiting for the event loop. Name
+ * invalidations (notify_inval_entry, notify_delete) take the parent
+ * directory's i_rwsem, which a LOOKUP, CREATE or RENAME in that directory
+ * holds until the loop answers it; page-cache invalidations lock pages a
+ * READ may hold. A thread blocked there while the loop thread is killed
+ * (SIGKILL of the process group: the guard dies too) kept the process, its
+ * /dev/fuse descriptor and so the mount alive forever (issue 14). Names are
+ * therefore cached only briefly in local mode (internal.h) and regular
+ * files use direct_io, so nothing else needs invalidating.
+ *
+ * Invariants: items are sent in the order they were queued; the queue never
+ * exceeds NOTIFIER_QUEUE_MAX items; nothing here calls back into the loop.
+ * Errors from the kernel are counted, -ENOENT (nothing cached) is the
+ * common case and not an error. */
 
 #include <errno.h>
 #include <pthread.h>
@@ -27,19 +38,14 @@
 
 typedef enum ItemKind {
         ITEM_INODE,
-        ITEM_INODE_DATA,
-        ITEM_ENTRY,
         ITEM_FENCE,             /* notifier_flush(): signals when reached */
 } ItemKind;
 
 typedef struct Item {
         ListNode node;
         ItemKind kind;
-        uint64_t ino;           /* inode, or the parent for ITEM_ENTRY */
-        uint64_t child;         /* ITEM_ENTRY: deleted child, or 0 */
+        uint64_t ino;           /* ITEM_INODE */
         bool *fence_done;       /* ITEM_FENCE */
-        size_t namelen;
-        char name[];            /* ITEM_ENTRY, NUL-terminated */
 } Item;
 
 struct Notifier {
@@ -51,7 +57,7 @@ struct Notifier {
         pthread_cond_t cond;            /* work queued, stop requested, fence passed */
         List queue;                     /* of Item */
         size_t n_queued;
-        Hashmap *queued_inodes;         /* ino -> (void*)1 for queued ITEM_INODE* */
+        Hashmap *queued_inodes;         /* ino -> its queued ITEM_INODE */
         bool stop;
         bool stopped;
         bool overflow;
@@ -75,20 +81,8 @@ static void queue_drop_locked(Notifier *n) {
 static int send_item(Notifier *n, const Item *it) {
         switch (it->kind) {
         case ITEM_INODE:
+                /* offset -1: attributes only, never the page cache (see above). */
                 return fuse_lowlevel_notify_inval_inode(n->se, it->ino, -1, 0);
-        case ITEM_INODE_DATA:
-                return fuse_lowlevel_notify_inval_inode(n->se, it->ino, 0, 0);
-        case ITEM_ENTRY:
-                if (it->child != 0) {
-                        int r = fuse_lowlevel_notify_delete(n->se, it->ino, it->child,
-                                                            it->name, it->namelen);
-                        /* The cached dentry points elsewhere, or a directory
-                         * still has cached children: fall back to a plain
-                         * invalidation of the name. */
-                        if (r != -ENOENT && r != -ENOTEMPTY && r != -EBUSY)
-                                return r;
-                }
-                return fuse_lowlevel_notify_inval_entry(n->se, it->ino, it->name, it->namelen);
         case ITEM_FENCE:
                 return 0;
         }
@@ -108,7 +102,7 @@ static void *notifier_thread(void *userdata) {
                 Item *it = list_entry(list_first(&n->queue), Item, node);
                 list_remove(&it->node);
                 n->n_queued--;
-                if (it->kind == ITEM_INODE || it->kind == ITEM_INODE_DATA)
+                if (it->kind == ITEM_INODE)
                         (void) hashmap_remove(n->queued_inodes, U64_TO_PTR(it->ino));
                 if (it->kind == ITEM_FENCE) {
                         *it->fence_done = true;
@@ -213,56 +207,28 @@ static void enqueue_locked(Notifier *n, Item *it) {
         pthread_cond_broadcast(&n->cond);
 }
 
-void notifier_inval_inode(Notifier *n, uint64_t ino, bool data) {
+void notifier_inval_inode(Notifier *n, uint64_t ino) {
         pthread_mutex_lock(&n->lock);
         if (n->stop)
                 goto out;
-        Item *queued = hashmap_get(n->queued_inodes, U64_TO_PTR(ino));
-        if (queued) {
-                /* One queued invalidation covers this one; widen it to the
-                 * data when asked. It still goes out after everything queued
-                 * before it, which is all ordering needs: it is sent later
-                 * than the state change it reports. */
-                if (data)
-                        queued->kind = ITEM_INODE_DATA;
+        if (hashmap_get(n->queued_inodes, U64_TO_PTR(ino))) {
+                /* One queued invalidation covers this one: it is still sent
+                 * after the state change it reports. */
                 n->stats.coalesced++;
                 goto out;
         }
-        Item *it = calloc(1, sizeof(Item) + 1);
+        Item *it = calloc(1, sizeof(Item));
         if (!it) {
                 n->overflow = true;
                 goto out;
         }
-        it->kind = data ? ITEM_INODE_DATA : ITEM_INODE;
+        it->kind = ITEM_INODE;
         it->ino = ino;
         if (hashmap_put(n->queued_inodes, U64_TO_PTR(ino), it) < 0) {
                 free(it);
                 n->overflow = true;
                 goto out;
         }
-        enqueue_locked(n, it);
-out:
-        pthread_mutex_unlock(&n->lock);
-}
-
-void notifier_inval_entry(Notifier *n, uint64_t parent, const char *name, uint64_t child) {
-        size_t len = strlen(name);
-        Item *it = calloc(1, sizeof(Item) + len + 1);
-
-        pthread_mutex_lock(&n->lock);
-        if (n->stop) {
-                free(it);
-                goto out;
-        }
-        if (!it) {
-                n->overflow = true;
-                goto out;
-        }
-        it->kind = ITEM_ENTRY;
-        it->ino = parent;
-        it->child = child;
-        it->namelen = len;
-        memcpy(it->name, name, len + 1);
         enqueue_locked(n, it);
 out:
         pthread_mutex_unlock(&n->lock);
@@ -285,7 +251,7 @@ void notifier_stats(Notifier *n, NotifierStats *ret) {
 
 void notifier_flush(Notifier *n) {
         bool done = false;
-        Item *it = calloc(1, sizeof(Item) + 1);
+        Item *it = calloc(1, sizeof(Item));
         if (!it)
                 return;
         it->kind = ITEM_FENCE;

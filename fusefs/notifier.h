@@ -1,10 +1,12 @@
 /* notifier.h — kernel cache invalidation from a private thread (internal to fusefs/).
  *
- * fuse_lowlevel_notify_inval_entry() and _delete() take the parent
- * directory's lock in the kernel; sent from the loop thread while the kernel
- * holds that lock waiting for the loop to answer a request, they deadlock
- * (FUSE-NOTES.md). So the loop only queues notifications here (cheap, never
- * blocks for long: one mutex) and this thread sends them in order.
+ * Used in local mode only (linearizable mode lets the kernel cache nothing).
+ * Only attribute invalidations exist: they never wait for a lock that a
+ * request parked in the loop holds, so neither the loop nor this thread can
+ * be stuck behind the other, even when the loop thread is killed
+ * (notifier.c explains why names and pages are never invalidated). The
+ * loop only queues notifications here (cheap: one mutex) and this thread
+ * sends them in order.
  *
  * The queue has a limit; when it is exceeded the queue is dropped and the
  * owner is told (overflow flag) so that it can fall back to invalidating
@@ -35,13 +37,9 @@ void notifier_stop(Notifier *n);
 /* True once the thread has exited (after notifier_stop()). */
 bool notifier_stopped(Notifier *n);
 
-/* Queue an invalidation of the inode's attributes and, when data is true,
- * its cached data (all of it). Coalesced with an identical queued one. */
-void notifier_inval_inode(Notifier *n, uint64_t ino, bool data);
-/* Queue an invalidation of the entry `name` in directory `parent` (positive
- * or negative). When child is not 0, the kernel is told the entry was
- * deleted (notify_delete: also drops an open directory's cached dentry). */
-void notifier_inval_entry(Notifier *n, uint64_t parent, const char *name, uint64_t child);
+/* Queue an invalidation of the inode's cached attributes. Coalesced with
+ * one already queued for the same inode. */
+void notifier_inval_inode(Notifier *n, uint64_t ino);
 
 /* Returns and clears the overflow flag (set when the queue was dropped). */
 bool notifier_take_overflow(Notifier *n);

@@ -29,7 +29,16 @@
  *
  * Flushes, fsyncs and the release commit of one handle run one at a time in
  * arrival order (h->flushes); writes arriving meanwhile go into the next
- * commit. */
+ * commit.
+ *
+ * A failed handle commits nothing, ever (raftfs(7): an error returned to a
+ * caller means the change will never be applied). The first write, ftruncate
+ * or commit of a handle that fails records its errno in h->failed and drops
+ * the buffered changes, including the O_TRUNC of the open: otherwise `echo x
+ * > f` on a node without quorum (write() fails with EROFS, bash carries on)
+ * would truncate f at release once a quorum returns. Afterwards write(),
+ * flush and fsync of that handle return the same errno, and release commits
+ * nothing; reopening the file starts afresh. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,6 +132,16 @@ static void handle_reset_changes(Handle *h) {
         buf_clear(&h->appended);
 }
 
+/* Marks h failed with err (positive errno), once: its uncommitted changes
+ * are dropped and nothing of it is ever committed. */
+static void handle_fail(FuseFs *fs, Handle *h, int err) {
+        if (h->failed)
+                return;
+        h->failed = err > 0 ? err : EIO;
+        handle_reset_changes(h);
+        handle_account(fs, h);
+}
+
 /* Adds [start, end) to the sorted, disjoint dirty ranges, merging what
  * overlaps or touches it. Past DIRTY_RANGES_MAX everything collapses into
  * one range (correct, only less precise: the bytes come from the view). */
@@ -178,7 +197,18 @@ static int view_resize(Handle *h, uint64_t size) {
         return 0;
 }
 
+static int handle_truncate_now(FuseFs *fs, Handle *h, uint64_t size);
+
 int handle_truncate(FuseFs *fs, Handle *h, uint64_t size) {
+        if (h->failed)
+                return -h->failed;
+        int r = handle_truncate_now(fs, h, size);
+        if (r < 0)
+                handle_fail(fs, h, -r);
+        return r;
+}
+
+static int handle_truncate_now(FuseFs *fs, Handle *h, uint64_t size) {
         if (size > fs->opts.max_file_size)
                 return -EFBIG;
         if (size > h->view.len && fs->buffered_bytes + (size - h->view.len) > fs->opts.max_buffered_bytes)
@@ -295,6 +325,8 @@ static void commit_done(Op *op, int r, uint64_t index, const TreeResult *res) {
                 r = 0;
         if (r < 0 && op->err == 0)
                 op->err = commit_errno(r);
+        if (r < 0)
+                handle_fail(op->fs, op->handle, op->err);
         if (op->kind == OP_FLUSH)
                 locks_on_flush(op->fs, op->handle, op->ino, op->owner, op, flush_locks_done);
         else
@@ -304,6 +336,14 @@ static void commit_done(Op *op, int r, uint64_t index, const TreeResult *res) {
 static void handle_flush_next(FuseFs *fs, Handle *h) {
         while (!list_empty(&h->flushes)) {
                 Op *op = list_entry(list_first(&h->flushes), Op, wnode);
+                if (h->failed) {
+                        /* Nothing more of this handle is committed; a
+                         * flush or fsync reports why. */
+                        if (op->kind != OP_COMMIT_BG)
+                                op->err = h->failed;
+                        commit_done(op, 0, 0, NULL);
+                        return;
+                }
                 bool commit = handle_has_changes(h) &&
                               !(op->kind == OP_FLUSH && handle_only_open_trunc(h));
                 if (!commit) {
@@ -534,52 +574,66 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
         (void) fuse_reply_buf(req, len ? (const char *) h->view.data + off : NULL, len);
 }
 
+static int handle_write(FuseFs *fs, Handle *h, const char *data, size_t size, uint64_t off);
+
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
                  struct fuse_file_info *fi) {
         FuseFs *fs = fuse_req_userdata(req);
         Handle *h = handle_of(fi);
         int r;
 
-        if (fs->exiting)
-                return fs_reply_err(fs, OP_WRITE, req, EIO);
         if (!h || h->is_dir || h->is_ctl || !h->writable)
                 return fs_reply_err(fs, OP_WRITE, req, h && h->is_ctl ? EROFS : EBADF);
         if (off < 0)
                 return fs_reply_err(fs, OP_WRITE, req, EINVAL);
+        if (h->failed)
+                return fs_reply_err(fs, OP_WRITE, req, h->failed);
+        r = fs->exiting ? -EIO : handle_write(fs, h, data, size, (uint64_t) off);
+        if (r < 0) {
+                handle_fail(fs, h, -r);
+                return fs_reply_err(fs, OP_WRITE, req, -r);
+        }
+        fs_count(fs, OP_WRITE, 0);
+        (void) fuse_reply_write(req, size);
+}
+
+/* Buffers one write in h. 0 or a negative errno (h unchanged). */
+static int handle_write(FuseFs *fs, Handle *h, const char *data, size_t size, uint64_t off) {
+        int r;
+
         /* The commit would fail after op_timeout: say so now, where every
          * tool (even bash's builtin redirections) reports it. */
         if (!fs->backend.has_quorum(fs->bud))
-                return fs_reply_err(fs, OP_WRITE, req, EROFS);
+                return -EROFS;
 
-        uint64_t start = h->append ? h->view.len : (uint64_t) off;
+        uint64_t start = h->append ? h->view.len : off;
         uint64_t end = start + size;
         uint64_t new_size = h->append ? h->size + size : MAX(h->size, end);
         if (end > fs->opts.max_file_size || end < start || new_size > fs->opts.max_file_size)
-                return fs_reply_err(fs, OP_WRITE, req, EFBIG);
+                return -EFBIG;
         uint64_t grow = end > h->view.len ? end - h->view.len : 0;
         if (h->append)
                 grow += size;
         if (fs->buffered_bytes + grow > fs->opts.max_buffered_bytes)
-                return fs_reply_err(fs, OP_WRITE, req, ENOSPC);
+                return -ENOSPC;
 
         if (end > h->view.len) {
                 r = view_resize(h, end);
                 if (r < 0)
-                        return fs_reply_err(fs, OP_WRITE, req, -r);
+                        return r;
         }
         if (h->append && !h->trunc_set)
                 r = buf_append(&h->appended, data, size);
         else
                 r = dirty_add(h, start, end);
         if (r < 0)
-                return fs_reply_err(fs, OP_WRITE, req, -r);
+                return r;
         memcpy(h->view.data + start, data, size);
         h->wrote = true;
         h->size = new_size;
         h->change_seq = ++fs->change_seq;
         handle_account(fs, h);
-        fs_count(fs, OP_WRITE, 0);
-        (void) fuse_reply_write(req, size);
+        return 0;
 }
 
 /* ---- flush, fsync, release ---- */
@@ -623,7 +677,7 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
         }
         locks_on_release(fs, h, fi->flock_release, fi->lock_owner);
         h->released = true;
-        if (handle_has_changes(h) && !fs->exiting) {
+        if (handle_has_changes(h) && !h->failed && !fs->exiting) {
                 Op *op = op_new(fs, NULL, OP_COMMIT_BG, commit_done);
                 if (op) {
                         KInode *k = kinode_get(fs, h->ino);

@@ -30,13 +30,22 @@ static void lookup_resume(Op *op, int r, uint64_t index, const TreeResult *res) 
         FuseFs *fs = op->fs;
         TreeAttr a;
 
-        if (r < 0) {
-                /* No barrier (no quorum). A name the replica does not have
-                 * is answered ENOENT (not cached), so that mkdir/creat go on
-                 * to their own proposal and fail with EROFS, as mutations
-                 * must; a name it has is EIO, as linearizable reads must. */
+        if (r < 0 && !caller_mutates(op->pid))
+                /* No barrier (no quorum): a read must not see the replica. */
+                fs_reply_err(fs, OP_LOOKUP, op->req, EIO);
+        else if (r < 0) {
+                /* No barrier, but the walk leads to a change or an open
+                 * (caller.c): the replica's answer, never cached, so that
+                 * mkdir, creat, `echo x > f` reach their own request and
+                 * fail with EROFS, as mutations must. */
                 r = tree_lookup(fs_tree(fs), op->ino, op->name, &a);
-                fs_reply_err(fs, OP_LOOKUP, op->req, r == -ENOENT ? ENOENT : EIO);
+                if (r < 0)
+                        fs_reply_err(fs, OP_LOOKUP, op->req, -r);
+                else {
+                        struct fuse_entry_param e = { .ino = a.ino, .generation = a.generation };
+                        attr_to_stat(&a, &e.attr);
+                        reply_entry_param(fs, OP_LOOKUP, op->req, op->ino, &e);
+                }
         } else {
                 r = tree_lookup(fs_tree(fs), op->ino, op->name, &a);
                 if (r == -ENOENT)
@@ -62,6 +71,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
                 return fs_reply_err(fs, OP_LOOKUP, req, ENOMEM);
         }
         op->ino = parent;
+        op->pid = fuse_req_ctx(req)->pid;
         op_after_meta_barrier(op);
 }
 
@@ -86,11 +96,17 @@ static void getattr_resume(Op *op, int r, uint64_t index, const TreeResult *res)
         FuseFs *fs = op->fs;
         struct stat st;
 
-        /* Without a barrier (no quorum) the replica's attributes are
-         * answered, not cached: the kernel asks for them to check
-         * permissions before every mkdir, creat or unlink, and those must
-         * fail with EROFS from their own proposal, not with EIO here. */
+        /* Without a barrier (no quorum) a read gets EIO; a walk towards a
+         * change or an open gets the replica's attributes, not cached: the
+         * kernel asks for them to check permissions before every mkdir,
+         * creat or unlink, and those must fail with EROFS from their own
+         * proposal (caller.c). */
         bool fresh = r >= 0;
+        if (!fresh && !caller_mutates(op->pid)) {
+                fs_reply_err(fs, OP_GETATTR, op->req, EIO);
+                op_free(op);
+                return;
+        }
         uint64_t size;
         if ((r = fs_getattr(fs, op->ino, &st)) >= 0 &&
             handle_pending_size(fs, op->ino, op->has_fi ? &op->fi : NULL, &size))
@@ -100,7 +116,7 @@ static void getattr_resume(Op *op, int r, uint64_t index, const TreeResult *res)
         else {
                 fs_count(fs, OP_GETATTR, 0);
                 (void) fuse_reply_attr(op->req, &st,
-                                       st.st_nlink == 0 || !fresh ? 0 : FUSEFS_ATTR_TIMEOUT_SEC);
+                                       st.st_nlink == 0 || !fresh ? 0 : fs_attr_timeout(fs));
         }
         op_free(op);
 }
@@ -116,6 +132,7 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
         if (!op)
                 return fs_reply_err(fs, OP_GETATTR, req, ENOMEM);
         op->ino = ino;
+        op->pid = fuse_req_ctx(req)->pid;
         if (fi) {
                 op->fi = *fi;
                 op->has_fi = true;
@@ -204,11 +221,12 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
                 if (handle_pending_size(fs, ino, fi, &size))
                         st.st_size = (off_t) size;
                 fs_count(fs, OP_SETATTR, 0);
-                /* Cached: an fstat() right after ftruncate() must see the
-                 * handle's size (the kernel sends no file handle with the
-                 * GETATTR of an fstat, so we could not tell it apart). The
-                 * commit invalidates it. */
-                (void) fuse_reply_attr(req, &st, FUSEFS_ATTR_TIMEOUT_SEC);
+                /* An fstat() right after ftruncate() must see the handle's
+                 * size, and the kernel sends no file handle with the GETATTR
+                 * of an fstat: in local mode this reply stays cached (the
+                 * commit invalidates it), in linearizable mode the next
+                 * GETATTR finds the size through handle_pending_size(). */
+                (void) fuse_reply_attr(req, &st, fs_attr_timeout(fs));
                 return;
         }
 
@@ -540,8 +558,8 @@ static int dir_fill_cb(void *userdata, const char *name, const TreeAttr *attr, u
                 e.ino = attr->ino;
                 e.generation = attr->generation;
                 attr_to_stat(attr, &e.attr);
-                e.attr_timeout = FUSEFS_ATTR_TIMEOUT_SEC;
-                e.entry_timeout = FUSEFS_ENTRY_TIMEOUT_SEC;
+                e.attr_timeout = fs_attr_timeout(d->fs);
+                e.entry_timeout = fs_entry_timeout(d->fs);
                 n = fuse_add_direntry_plus(d->req, d->buf + d->used, d->size - d->used, name, &e,
                                            (off_t) next_cookie);
                 if (n > d->size - d->used)

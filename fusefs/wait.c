@@ -22,8 +22,8 @@
  *
  * Watchdog: the backend promises to complete by the deadline; should it not
  * (a bug, a stuck peer), a timer fails every Op still at the backend one
- * second past its deadline (-EROFS for proposals, -EIO for barriers): no
- * request waits forever. */
+ * second past its deadline (-ETIMEDOUT, "outcome unknown", for proposals,
+ * -EIO for barriers): no request waits forever. */
 
 
 #include <errno.h>
@@ -315,8 +315,8 @@ static int timeout_handler(sd_event_source *src, uint64_t usec, void *userdata) 
                                     "failing it", op->kind == OP_BARRIER ? "read barrier" : "proposal");
                         if (op->kind == OP_BARRIER)
                                 barrier_end(fs, op, -EIO, 0);
-                        else
-                                proposal_end(fs, op, -EROFS, 0, NULL);
+                        else    /* it may still commit: not EROFS */
+                                proposal_end(fs, op, -ETIMEDOUT, 0, NULL);
                         again = true;
                         break;
                 }
@@ -360,8 +360,10 @@ void ops_abort_all(FuseFs *fs) {
                 op_detach(fs, op);
                 if (op->kind == OP_BARRIER)
                         batch_finish(fs, &op->batch, -EIO, 0);
+                /* A proposal at the backend may still commit after we
+                 * are gone: its caller is told "outcome unknown". */
                 if (op->req) {
-                        fs_reply_err(fs, op->kind, op->req, EIO);
+                        fs_reply_err(fs, op->kind, op->req, op->kind == OP_BARRIER ? EIO : ETIMEDOUT);
                         op->req = NULL;
                 }
                 /* In a handle's flush queue: handles_abort_all() frees the
