@@ -14,9 +14,24 @@
  *
  * Requests that must wait (a commit, a read barrier, a blocking lock) keep
  * their fuse_req_t and are answered later from the loop; every such wait has a
- * deadline (op_timeout). Kernel cache invalidations are sent from a private
- * notifier thread, never from the loop (FUSE-NOTES.md: invalidating from the
- * thread that must answer a related request deadlocks).
+ * deadline (op_timeout).
+ *
+ * The rule every reply follows (raftfs(7)): an error returned to the caller
+ * means the change was not applied and never will be — EROFS when no leader
+ * took it (no quorum), or the tree's own errno — with one exception:
+ * ETIMEDOUT, "outcome unknown", when the backend had handed the command to a
+ * leader and its result did not come by the deadline (or FuseFs is being
+ * freed). An open file whose write, ftruncate or commit failed commits
+ * nothing afterwards, its O_TRUNC included (ops-file.c).
+ *
+ * Caches: in linearizable mode the kernel caches no name and no attribute
+ * (timeouts 0), so every step of a path walk reaches FuseFs and waits for a
+ * read barrier: stat, lookups, readdir, getxattr see every commit completed
+ * before they began. In local mode the kernel caches attributes (invalidated
+ * on apply by a private notifier thread) and names for one second. No thread
+ * of FuseFs ever asks the kernel for anything that can wait on a lock held
+ * by a request parked in the loop (name and page invalidations can):
+ * SIGKILL of the daemon therefore always ends the process and its mount.
  *
  * Threading: a FuseFs is owned by the thread running its sd_event loop. Every
  * function below must be called from that thread; every FsBackend callback is
@@ -45,10 +60,11 @@
 typedef struct FuseFs FuseFs;
 
 typedef enum FuseFsConsistency {
-        /* open/opendir/lookup/getattr that reach the daemon wait for a read
-         * barrier; negative lookups are never cached by the kernel. */
+        /* Nothing is cached by the kernel; open, opendir, lookup, getattr,
+         * getxattr, listxattr wait for a read barrier. */
         FUSEFS_CONSISTENCY_LINEARIZABLE = 0,
-        /* served from the local replica: monotonic, maybe stale. */
+        /* Served from the local replica, cached by the kernel: maybe stale
+         * (names by up to a second more than attributes). */
         FUSEFS_CONSISTENCY_LOCAL = 1,
 } FuseFsConsistency;
 
@@ -74,12 +90,15 @@ typedef struct FuseFsOptions {
  *                 errno such as -EEXIST; -ENOLINK when the session expired),
  *                 and `result` is the TreeResult of tree_apply() (valid only
  *                 during the call); or r is a negative errno and result NULL
- *                 when it was not applied: -EROFS when it could not be
- *                 committed and applied locally by the deadline (no quorum,
- *                 lost in a leader change and not retried in time), -EIO
- *                 when the session expired meanwhile, -ECANCELED or -EROFS
- *                 when the node shuts down. index is the log index of the
- *                 applied entry, or 0 when unknown or not applied.
+ *                 when it was not applied here: -EROFS when it certainly
+ *                 was not and never will be (no leader ever took it before
+ *                 the deadline, or its log slot went to another entry),
+ *                 -ETIMEDOUT when a leader may have it but it was not seen
+ *                 applied by the deadline or the node's stop (outcome
+ *                 unknown), -EIO when the session expired meanwhile (its
+ *                 later entries are refused). A proposal is never sent
+ *                 again after its completion ran. index is the log index of
+ *                 the applied entry, or 0 when unknown or not applied.
  *   read_barrier: r is 0 once this node has applied everything that was
  *                 committed when the barrier started (ReadIndex, Raft thesis
  *                 §6.4); or -EIO on timeout or shutdown. index is the applied
@@ -144,7 +163,8 @@ typedef struct FsBackend {
 /* Mounts the tree at opts->mountpoint and attaches the FUSE session fd to
  * `e` (FuseFs takes a reference on e). A stale mount left at the mount point
  * by a killed daemon ("Transport endpoint is not connected") is detached
- * first. Starts the notifier thread (with all signals blocked). `opts` and
+ * first. In local mode, starts the notifier thread (with all signals
+ * blocked). `opts` and
  * `backend` are copied; backend_userdata must outlive the FuseFs.
  * Returns 0 and stores the new FuseFs in *ret, or a negative errno: -EINVAL
  * (bad options), -ENOENT/-ENOTDIR (mount point), -EPERM (no permission to
@@ -167,9 +187,9 @@ FuseFs *fusefs_free(FuseFs *fs);
 /* The daemon calls this after applying each log entry that produced
  * notices (it may skip entries without notices), from the loop thread, in
  * log order. `notices[0..n_notices)` is what tree_apply() reported for the
- * entry: changed inodes and directory entries (queued for kernel cache
- * invalidation on the notifier thread), lock grants and aborts (parked lock
- * requests are answered). author_session/author_request are the session and
+ * entry: changed inodes (in local mode, queued for invalidation of the
+ * kernel's attributes on the notifier thread) and directory entries, lock
+ * grants and aborts (parked lock requests are answered). author_session/author_request are the session and
  * request number in the applied command's header (tree.h: bytes 2..17 of
  * the encoding), 0 when unknown: they let FuseFs recognise its own
  * proposals (whose replies already told the kernel what changed) whatever

@@ -10,23 +10,36 @@
  * answering fstat() (nlink 0), and no inode number is ever given to another
  * file (the tree's numbers are log indexes, unique forever).
  *
- * The table also drives the invalidation policy (applied.c only invalidates
- * what the kernel may have cached, i.e. what is in this table) and the
- * staleness check of linearizable opens:
+ * The table also drives the invalidation policy of local mode (applied.c
+ * only invalidates what the kernel may have cached, i.e. what is in this
+ * table) and the staleness check of linearizable opens.
  *
- * Consistency of cached dentries. The kernel keeps positive dentries for
- * FUSEFS_ENTRY_TIMEOUT_SEC and every applied change invalidates the ones it
- * touches, but the invalidation is asynchronous and a path walk may use a
- * dentry that another node's rename or unlink made stale just before (or an
- * entry this node has not applied yet when the open began). An open waits
- * for a read barrier, after which everything committed before the open
- * began is applied; if by then a name of the inode (or of a directory on the
- * path the kernel used, recorded as kparent) was removed or moved by another
- * node after the kernel's last lookup of it, the open answers ESTALE and the
- * VFS repeats the whole walk with LOOKUP_REVAL, which revalidates every
- * component through LOOKUP (each behind a barrier). Negative dentries are
- * not cached at all in linearizable mode, so a file created anywhere is
- * found by the next open everywhere. */
+ * Why linearizable mode lets the kernel cache nothing (issue 14). With long
+ * timeouts and asynchronous invalidations, a `test -e` on one node could
+ * still see a file another node's `rm` had removed (the kernel answered from
+ * its dentry before the invalidation arrived); sending the invalidation
+ * synchronously is not possible either (it takes the parent directory's
+ * lock, which a parked request may hold: notifier.c). With entry and
+ * attribute timeouts of 0 the kernel revalidates every dentry it walks
+ * through (FUSE's d_revalidate sends LOOKUP once the dentry time passed) and
+ * asks GETATTR before using any attribute (stat, and every permission
+ * check under default_permissions). Each of those requests waits for a read
+ * barrier that starts after the request arrived, i.e. after the system call
+ * began; ReadIndex (raft/readindex.c) then guarantees that every entry
+ * committed anywhere before that moment is applied here before we answer.
+ * So every step of every walk reflects every commit that completed before
+ * the call, without any assumption about clocks. The price is a request and
+ * a barrier per step (batched: all requests of one loop turn share one).
+ * Chubby's alternative (leases and commits that wait for every cache to be
+ * invalidated) would keep the fast cached stat but needs both synchronous
+ * invalidation and clock-bounded leases.
+ *
+ * Opens keep one more check, for the walks made before a snapshot replaced
+ * the tree (fusefs_notify_reset) and for local mode: if a name of the inode
+ * (or of a directory on the path the kernel used, recorded as kparent) was
+ * removed or moved by another node after the kernel's last lookup of it, a
+ * linearizable open answers ESTALE and the VFS repeats the walk with
+ * LOOKUP_REVAL. */
 
 #include <errno.h>
 #include <stdlib.h>
