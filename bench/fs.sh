@@ -1,10 +1,64 @@
 #!/bin/bash
 # bench/fs.sh — starts a 3-node loopback cluster with its mounts (n1 leads,
 # n2 follows, n3 follows with consistency = local) and runs bench/fs on it.
-#   bench/fs.sh [bench/fs options...]      e.g. --quick
+#   bench/fs.sh [bench/fs options...]      e.g. --quick, --only meta
+#   RUNS=3 bench/fs.sh [options...]        three runs, each on a fresh
+#                                          cluster, then the median and range
+#                                          of every figure (see bench/METADATA.md)
+#   bench/fs.sh --summary RECORDS...       the same summary of earlier
+#                                          --records files (no cluster)
 # Needs root; uses the integration tests' cluster helpers.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 export top_srcdir
+
+# summarize RECORDS...: per figure and mount, the median and range over the
+# files (bench/fs --records), in the order the figures first appear.
+summarize() {
+        awk -F '\t' '
+        { key = $1 "\t" $2; if (!(key in n)) { order[++k] = key; unit[key] = $4; n[key] = 0 }
+          v[key, n[key]++] = $3 + 0 }
+        END {
+                for (o = 1; o <= k; o++) {
+                        key = order[o]; c = n[key]
+                        for (i = 1; i < c; i++)
+                                for (j = i; j > 0 && v[key, j - 1] > v[key, j]; j--) {
+                                        t = v[key, j]; v[key, j] = v[key, j - 1]; v[key, j - 1] = t
+                                }
+                        med = c % 2 ? v[key, (c - 1) / 2] : (v[key, c / 2 - 1] + v[key, c / 2]) / 2
+                        split(key, f, "\t")
+                        fmt = med >= 100 ? "%.0f" : "%.4g"
+                        printf "%-26s %-13s %12s  (%s-%s) %s, %d runs\n", f[1], f[2], sprintf(fmt, med),
+                               sprintf(fmt, v[key, 0]), sprintf(fmt, v[key, c - 1]), unit[key], c
+                }
+        }' "$@"
+}
+
+if [ "${1:-}" = --summary ]; then
+        shift
+        summarize "$@"
+        exit
+fi
+
+# RUNS > 1: run this script RUNS times (a run whose cluster does not come up,
+# e.g. on a port another test holds, is tried again with another port, up to
+# 3 times), then summarize the --records of the runs. The machine's load is
+# printed around each run: figures from a busy machine vary.
+if [ "${RUNS:-1}" -gt 1 ] && [ -z "${BENCH_FS_RUN:-}" ]; then
+        out=$(mktemp -d /tmp/bench-fs-runs-XXXXXX)
+        for i in $(seq "$RUNS"); do
+                for try in 1 2 3; do
+                        echo "=== run $i of $RUNS, try $try: $(date -u +%H:%M:%S) UTC, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+                        rm -f "$out/run$i"
+                        BENCH_FS_RUN=$i "$0" "$@" --records "$out/run$i" 2>&1 | tee "$out/out$i"
+                        [ "${PIPESTATUS[0]}" = 0 ] && break
+                done
+                [ -s "$out/run$i" ] || { echo "bench/fs.sh: run $i failed 3 times, see $out/out$i"; exit 1; }
+                echo "=== run $i done: $(date -u +%H:%M:%S) UTC, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+        done
+        echo "=== median of $RUNS runs (min-max), records in $out"
+        summarize $(for i in $(seq "$RUNS"); do echo "$out/run$i"; done)
+        exit 0
+fi
 lib="$top_srcdir/tests/integration/lib.sh"
 [ -f "$lib" ] || { echo "bench/fs.sh: $lib not found (needs the daemon's integration helpers)"; exit 77; }
 . "$lib"
