@@ -109,22 +109,25 @@ timed() {
 timed expect_fail "Read-only file system" mkdir "$(mnt $f)/nq"
 timed expect_fail "Input/output error" cat "$(mnt $f)/q"
 sleep 1
-# (no O_TRUNC: a truncation proposed now could still be committed after the
-# quorum returns — a timed-out proposal may take effect later, as in any
-# consensus system — and clobber the write below)
+# With O_TRUNC: the truncation belongs to the handle's one commit, which
+# never happens once its write() failed (issue 14; the content is checked
+# after the quorum returns).
 timed expect_fail "Read-only file system" py "
 import os
-fd=os.open('$(mnt $f)/q', os.O_WRONLY)
+fd=os.open('$(mnt $f)/q', os.O_WRONLY | os.O_TRUNC)
 os.write(fd, b'x')"
 timed expect_fail "Read-only file system" bash -c "echo late >&7"
 for n in $others; do kill -CONT "$(pid_of $n)"; done
 exec 7>&-
 wait_for 20 leader_among $nodes || fail "no leader after SIGCONT"
+# Nothing of the failed writers above may appear: q still says "before"
+# on every node once they caught up.
+wait_for 20 sh -c "[ \"\$(cat '$(mnt $f)/q')\" = before ]" ||
+        fail "a failed write left a trace: '$(cat "$(mnt $f)/q")'"
+for n in $nodes; do
+        got=$(cat "$(mnt $n)/q"); [ "$got" = before ] || fail "content after recovery on $n: '$got'"
+done
 # cat reports a failed commit (close() error); the shell's echo would not.
-# The truncating release of the failed python writer above timed out with an
-# unknown outcome (EROFS after op_timeout): that entry may still commit once
-# the quorum is back, before or after our first rewrite. So the check is that
-# writes work again and the file converges to what we wrote, read on every node.
 wait_for 10 sh -c "echo after | cat >'$(mnt $f)/q' && [ \"\$(cat '$(mnt $f)/q')\" = after ]" ||
         fail "writes did not come back: '$(cat "$(mnt $f)/q")'"
 for n in $nodes; do
@@ -142,7 +145,9 @@ try:
     os.close(fd)
     raise SystemExit('close() succeeded without quorum')
 except OSError as e:
-    assert e.errno in (30,), e
+    # EROFS when no leader took it, ETIMEDOUT when the (frozen) leader
+    # may have: the commit was forwarded before the follower noticed.
+    assert e.errno in (30, 110), e
 finally:
     for p in [$(for n in $others; do printf '%s,' "$(pid_of $n)"; done)]:
         os.kill(p, signal.SIGCONT)
