@@ -6,7 +6,9 @@
 # lasts. Faults that depend on the cluster's state (the leader, the lock
 # holder) pick their node when they start; the log says which.
 #
-# Kinds: kill (SIGKILL + restart), kill-leader, pause (SIGSTOP/SIGCONT),
+# Kinds: kill (SIGKILL + restart), kill-leader, kill-pgroup (SIGKILL of the
+# daemon's whole process group, kill -9 -PGID, + restart: the mount guard
+# dies too), pause (SIGSTOP/SIGCONT),
 # part-majority (random minority cut off), part-leader (leader isolated),
 # part-asym (leader's packets to the others dropped, theirs still arrive),
 # part-ring (5 nodes: each sees only its ring neighbours; 3 nodes: n1|n2
@@ -47,6 +49,8 @@ nem_start() {
         kill-leader)
                 l=$(cl_leader) || l=$k
                 nem_log "kill -9 leader n$l"; cl_kill "$l"; NEM_ACTIVE="restart $l" ;;
+        kill-pgroup)
+                nem_log "kill -9 -PGID n$k (the daemon's whole process group)"; cl_kill "$k" group; NEM_ACTIVE="restart $k" ;;
         pause) nem_log "SIGSTOP n$k"; cl_pause "$k"; NEM_ACTIVE="resume $k" ;;
         freeze-holder)
                 l=$(cl_lock_holder) || l=$k
