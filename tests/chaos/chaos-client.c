@@ -69,6 +69,7 @@ typedef struct Ctx {
         uint64_t rng, deadline;
         int hold_ms, check_ms, op_wait_s, pause_ms;
         const char *write_mode;
+        bool mount_dead; /* this client's last call got ENOTCONN (see outcome_unknown) */
 } Ctx;
 
 static uint64_t now_usec(void) {
@@ -78,9 +79,21 @@ static uint64_t now_usec(void) {
 }
 
 /* "Outcome unknown" by the contract (see the top); commit: the call itself
- * carries a commit, so a daemon that died during it may have proposed it. */
-static bool outcome_unknown(int r, bool commit) {
-        return r == -ETIMEDOUT || (commit && (r == -ENOTCONN || r == -ECONNABORTED));
+ * carries a commit, so a daemon that died during it may have proposed it.
+ * Not so for a call made when this client's previous call had already got
+ * ENOTCONN (and nothing else since): the connection was dead before it
+ * began. A killed node's mount answers ENOTCONN at once until it is
+ * unmounted, and counting the hundreds of such calls as unknown would
+ * drown the linearizability search; only the calls in flight at the kill
+ * are unknown. */
+static bool outcome_unknown(const Ctx *c, int r, bool commit) {
+        return r == -ETIMEDOUT || (commit && (r == -ENOTCONN || r == -ECONNABORTED) && !c->mount_dead);
+}
+
+/* Remembers whether the last answer came from a dead connection; called
+ * with every op's final result. */
+static void mount_seen(Ctx *c, int r) {
+        c->mount_dead = r == -ENOTCONN || r == -ECONNABORTED;
 }
 
 static uint64_t rnd(Ctx *c) {
@@ -251,7 +264,8 @@ static void content_write_inplace(Ctx *c, const char *key, const char *p, const 
         }
         if (r < 0)
                 note_error(c, key, call, -r);
-        record(c, OP_WRITE, key, NULL, value, inv, r == 0 ? OUTCOME_OK : outcome_unknown(r, commit) ? OUTCOME_INFO : OUTCOME_FAIL);
+        record(c, OP_WRITE, key, NULL, value, inv, r == 0 ? OUTCOME_OK : outcome_unknown(c, r, commit) ? OUTCOME_INFO : OUTCOME_FAIL);
+        mount_seen(c, r);
 }
 
 /* Atomic replace: a fresh temporary file (its own commit, invisible to the
@@ -268,15 +282,17 @@ static void content_write_replace(Ctx *c, int k, const char *key, const char *p,
                 note_error(c, key, stage == 0 ? "open (temporary)" : stage == 1 ? "write (temporary)" : "close (temporary)", -r);
                 (void) unlink(tmp);
                 record(c, OP_WRITE, key, NULL, value, inv, OUTCOME_FAIL);
+                mount_seen(c, r);
                 return;
         }
         r = rename(tmp, p) < 0 ? -errno : 0;
         if (r < 0) {
                 note_error(c, key, "rename", -r);
-                if (!outcome_unknown(r, true))
+                if (!outcome_unknown(c, r, true))
                         (void) unlink(tmp);
         }
-        record(c, OP_WRITE, key, NULL, value, inv, r == 0 ? OUTCOME_OK : outcome_unknown(r, true) ? OUTCOME_INFO : OUTCOME_FAIL);
+        record(c, OP_WRITE, key, NULL, value, inv, r == 0 ? OUTCOME_OK : outcome_unknown(c, r, true) ? OUTCOME_INFO : OUTCOME_FAIL);
+        mount_seen(c, r);
 }
 
 static void content_op(Ctx *c, int k) {
@@ -288,6 +304,7 @@ static void content_op(Ctx *c, int k) {
         if (rnd(c) % 2) {
                 int r = read_file(p, buf, sizeof buf);
                 record(c, OP_READ, key, NULL, r >= 0 ? content_value(buf, r) : "-", inv, r >= 0 ? OUTCOME_OK : OUTCOME_FAIL);
+                mount_seen(c, r < 0 ? r : 0);
                 return;
         }
         snprintf(value, sizeof value, "%ld", (long) c->proc * 1000000L + ++c->seq);
@@ -333,6 +350,7 @@ static void name_op(Ctx *c, int k, char *last_seen) {
         if (rnd(c) % 2 || !last_seen[0]) {
                 int r = name_read(dir, value, sizeof value);
                 record(c, OP_READ, key, NULL, r == 0 ? value : "-", inv, r == 0 ? OUTCOME_OK : OUTCOME_FAIL);
+                mount_seen(c, r);
                 if (r == 0)
                         snprintf(last_seen, 64, "%s", value);
                 return;
@@ -348,11 +366,12 @@ static void name_op(Ctx *c, int k, char *last_seen) {
          * applied, and says nothing about the register. */
         if (r < 0)
                 note_error(c, key, "renameat2", -r);
-        if (r == 0 || r == -ENOENT || r == -EEXIST || outcome_unknown(r, true))
+        if (r == 0 || r == -ENOENT || r == -EEXIST || outcome_unknown(c, r, true))
                 record(c, OP_CAS, key, last_seen, value, inv,
-                       r == 0 ? OUTCOME_OK : outcome_unknown(r, true) ? OUTCOME_INFO : OUTCOME_FAIL);
+                       r == 0 ? OUTCOME_OK : outcome_unknown(c, r, true) ? OUTCOME_INFO : OUTCOME_FAIL);
         else
                 no_effect(c, OP_CAS, key, last_seen, value, inv, -r);
+        mount_seen(c, r);
         if (r == 0)
                 snprintf(last_seen, 64, "%s", value);
 }
@@ -392,6 +411,7 @@ static void meta_op(Ctx *c, int k) {
                         snprintf(value, sizeof value, "%o", (unsigned) (st.st_mode & 07777));
                 record(c, OP_READ, key, NULL, r == 0 ? value : r == -ENOENT ? HISTORY_ABSENT : "-", inv,
                        r == 0 || r == -ENOENT ? OUTCOME_OK : OUTCOME_FAIL);
+                mount_seen(c, r);
                 return;
         }
         mode_t mode = meta_modes[rnd(c) % (sizeof meta_modes / sizeof meta_modes[0])];
@@ -425,10 +445,11 @@ static void meta_op(Ctx *c, int k) {
         }
         if (r < 0)
                 note_error(c, key, call, -r);
-        if (r == 0 || r == expected || outcome_unknown(r, true))
+        if (r == 0 || r == expected || outcome_unknown(c, r, true))
                 record(c, t, key, NULL, value, inv, r == 0 ? OUTCOME_OK : r == expected ? OUTCOME_FAIL : OUTCOME_INFO);
         else
                 no_effect(c, t, key, NULL, value, inv, -r);
+        mount_seen(c, r);
 }
 
 static int do_meta(Ctx *c) {
@@ -462,7 +483,8 @@ static int do_set(Ctx *c) {
                 if (r < 0)
                         note_error(c, "s", stage == 0 ? "open" : stage == 1 ? "write" : "close", -r);
                 record(c, OP_ADD, "s", NULL, elem, inv,
-                       r == 0 ? OUTCOME_OK : stage > 0 || outcome_unknown(r, true) ? OUTCOME_INFO : OUTCOME_FAIL);
+                       r == 0 ? OUTCOME_OK : stage > 0 || outcome_unknown(c, r, true) ? OUTCOME_INFO : OUTCOME_FAIL);
+                mount_seen(c, r);
                 if (r < 0)
                         sleep_ms(20); /* no quorum: do not spin */
                 else if (c->pause_ms > 0)

@@ -143,7 +143,7 @@ cl_kill() {
         if [ -n "$p" ] && cl_kill_alive; then
                 local f q
                 f="$RD/n$i/stuck-$(date +%s).txt"
-                for q in $p $([ -n "$pg" ] && pgrep -g "$pg"); do
+                for q in $({ echo "$p"; [ -n "$pg" ] && pgrep -g "$pg"; } | sort -un); do
                         for task in /proc/"$q"/task/*; do
                                 [ -d "$task" ] || continue
                                 { echo "== pid $q task ${task##*/} $(cat "$task/comm" 2>/dev/null) $(awk '/^State/ { print $2 }' "$task/status" 2>/dev/null)"
