@@ -26,7 +26,8 @@
  *            (default 4) --seed S --hold-ms MS --check-ms MS --op-wait-s S
  *            --pause-ms MS (register, meta, set: random pause of 0..2*MS
  *            between ops, default 5) --write-mode inplace|replace|mixed
- *            (register content writes, default mixed)
+ *            (register content writes, default mixed) --content-only
+ *            (register: content registers only, no name registers)
  *
  * Classification, by raftfs's contract (raftfs(7); DESIGN.md section 4): an
  * error returned to the caller means the change will never be applied, except
@@ -70,6 +71,7 @@ typedef struct Ctx {
         int hold_ms, check_ms, op_wait_s, pause_ms;
         const char *write_mode;
         bool mount_dead; /* this client's last call got ENOTCONN (see outcome_unknown) */
+        bool content_only; /* register: no name-register ops */
 } Ctx;
 
 static uint64_t now_usec(void) {
@@ -381,7 +383,7 @@ static int do_register(Ctx *c) {
         int keys = c->keys > 64 ? 64 : c->keys;
         for (long i = 0; i < c->max_ops && now_usec() < c->deadline; i++) {
                 int k = (int) (rnd(c) % (uint64_t) keys);
-                if (rnd(c) % 2)
+                if (c->content_only || rnd(c) % 2)
                         content_op(c, k);
                 else
                         name_op(c, k, last[k]);
@@ -712,7 +714,7 @@ int main(int argc, char **argv) {
                 { "keys", required_argument, NULL, 'k' },    { "seed", required_argument, NULL, 'S' },
                 { "hold-ms", required_argument, NULL, 'H' }, { "check-ms", required_argument, NULL, 'C' },
                 { "op-wait-s", required_argument, NULL, 'W' }, { "pause-ms", required_argument, NULL, 'P' },
-                { "write-mode", required_argument, NULL, 'M' }, {},
+                { "write-mode", required_argument, NULL, 'M' }, { "content-only", no_argument, NULL, 'O' }, {},
         };
         Ctx c = { .seconds = 30, .max_ops = 100000, .keys = 4, .rng = 1, .hold_ms = 30, .check_ms = 200, .op_wait_s = 15, .pause_ms = 5,
                   .write_mode = "mixed" };
@@ -733,6 +735,7 @@ int main(int argc, char **argv) {
                 case 'W': c.op_wait_s = atoi(optarg); break;
                 case 'P': c.pause_ms = atoi(optarg); break;
                 case 'M': c.write_mode = optarg; break;
+                case 'O': c.content_only = true; break;
                 default: return 2;
                 }
         if (!c.mount || !c.workload || c.keys < 1 || c.seconds <= 0 || c.op_wait_s < 1 || c.check_ms < 1 || c.hold_ms < 0 ||

@@ -225,8 +225,10 @@ cl_rotate_cert() {
 
 cl_stop_all() {
         local p i
-        # each daemon leads its own process group (cl_start): the group goes too
+        # each daemon leads its own process group (cl_start): the group goes
+        # too; only pids that are still raftfsd (an old pid may be reused)
         [ -f "$RD/pids" ] && while read -r p; do
+                [ "$(cat "/proc/$p/comm" 2>/dev/null)" = raftfsd ] || continue
                 kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; kill -9 -- "-$p" 2>/dev/null
         done <"$RD/pids"
         sleep 0.5
