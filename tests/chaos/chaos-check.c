@@ -2,7 +2,7 @@
 
 /* chaos-check — runs one checker over the history files of a chaos run.
  *
- *     chaos-check register|set|lock [--max-states N] FILE...
+ *     chaos-check register|meta|set|lock [--max-states N] FILE...
  *
  * Exit status: 0 valid, 1 invalid (explained on stdout), 2 usage or
  * unreadable history, 3 unknown (the linearizability search hit its bound). */
@@ -19,7 +19,7 @@ int main(int argc, char **argv) {
         int i = 2;
 
         if (argc < 3) {
-                fprintf(stderr, "usage: chaos-check register|set|lock [--max-states N] FILE...\n");
+                fprintf(stderr, "usage: chaos-check register|meta|set|lock [--max-states N] FILE...\n");
                 return 2;
         }
         if (i + 1 < argc && strcmp(argv[i], "--max-states") == 0) {
@@ -44,6 +44,8 @@ int main(int argc, char **argv) {
         CheckResult res;
         if (strcmp(argv[1], "register") == 0)
                 res = check_register(&h, max_states, stdout);
+        else if (strcmp(argv[1], "meta") == 0)
+                res = check_meta(&h, max_states, stdout);
         else if (strcmp(argv[1], "set") == 0)
                 res = check_set(&h, stdout);
         else if (strcmp(argv[1], "lock") == 0)

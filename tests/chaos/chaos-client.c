@@ -6,9 +6,15 @@
  *
  *   chaos-client --mount DIR --out FILE --proc N --workload W [options]
  *   W: setup     create the workload directories and initial values (once)
- *      register  reads/writes of content registers reg/c<k> (open+write+close)
- *                and reads/compare-and-renames of name registers reg/n<k>/<value>
- *                (readdir; renameat2(RENAME_NOREPLACE) from the value read)
+ *      register  reads/writes of content registers reg/c<k>, written either
+ *                in place (open(O_TRUNC)+write+close: what `echo v > f` does)
+ *                or by atomic replace (a fresh temporary file, then rename over
+ *                reg/c<k>), and reads/compare-and-renames of name registers
+ *                reg/n<k>/<value> (readdir; renameat2(RENAME_NOREPLACE) from
+ *                the value read)
+ *      meta      existence and mode of files meta/m<k> as registers: create
+ *                (O_CREAT, with or without O_EXCL, mode from a small set),
+ *                unlink, chmod, observed with stat()
  *      set       unique adds: create set/<proc>-<seq> with O_EXCL
  *      lock      flock(LOCK_EX) on locks/L, token from user.raftfs.lock,
  *                append the token to locks/L.guard (fenced: only above the last
@@ -18,14 +24,26 @@
  *      final-set, final-lock   one final read of the set / the guarded file
  *   options: --seconds S (default 30) --max-ops N (default 100000) --keys K
  *            (default 4) --seed S --hold-ms MS --check-ms MS --op-wait-s S
- *            --pause-ms MS (register, set: random pause of 0..2*MS between ops, default 5)
+ *            --pause-ms MS (register, meta, set: random pause of 0..2*MS
+ *            between ops, default 5) --write-mode inplace|replace|mixed
+ *            (register content writes, default mixed) --content-only
+ *            (register: content registers only, no name registers)
  *
- * Classification: an error before anything could be proposed (open of an
- * existing file, ENOTCONN from a dead mount, ENOTDIR from the harness's
- * sentinels under an unmounted mountpoint) is "fail"; an error or timeout of the step that
- * commits (close, rename, create) is "info"; a lost process leaves its
- * intent line ("#I ...") behind. Bounded by --seconds and --max-ops; every
- * blocking call is bounded by raftfs's op_timeout, lock waits by an alarm. */
+ * Classification, by raftfs's contract (raftfs(7); DESIGN.md section 4): an
+ * error returned to the caller means the change will never be applied, except
+ * ETIMEDOUT, "outcome unknown" (the entry may have reached a leader's log):
+ * such an op is "info", it may take effect at any time after its call. So is
+ * ENOTCONN from a call that carries a commit (close, rename, create, unlink,
+ * chmod): the daemon died during the call, a crash, which the contract cannot
+ * cover. Every other error of a mutation is "fail" (never applied) when it
+ * says something about the state (EEXIST of O_EXCL, ENOENT of a cas's source,
+ * of unlink, of chmod), otherwise "#X" (no effect, no information: EROFS, a
+ * dead mount's ENOTCONN at open, ENOTDIR from the harness's sentinels under
+ * an unmounted mountpoint). A handle is one commit (its truncation included):
+ * for an in-place write the first error of open, write or close is the op's
+ * outcome. A lost process leaves its intent line ("#I ...") behind. Bounded by
+ * --seconds and --max-ops; every blocking call is bounded by raftfs's
+ * op_timeout, lock waits by an alarm. */
 
 #include "tests/chaos/history.h"
 
@@ -51,12 +69,33 @@ typedef struct Ctx {
         long max_ops, seq;
         uint64_t rng, deadline;
         int hold_ms, check_ms, op_wait_s, pause_ms;
+        const char *write_mode;
+        bool mount_dead; /* this client's last call got ENOTCONN (see outcome_unknown) */
+        bool content_only; /* register: no name-register ops */
 } Ctx;
 
 static uint64_t now_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* "Outcome unknown" by the contract (see the top); commit: the call itself
+ * carries a commit, so a daemon that died during it may have proposed it.
+ * Not so for a call made when this client's previous call had already got
+ * ENOTCONN (and nothing else since): the connection was dead before it
+ * began. A killed node's mount answers ENOTCONN at once until it is
+ * unmounted, and counting the hundreds of such calls as unknown would
+ * drown the linearizability search; only the calls in flight at the kill
+ * are unknown. */
+static bool outcome_unknown(const Ctx *c, int r, bool commit) {
+        return r == -ETIMEDOUT || (commit && (r == -ENOTCONN || r == -ECONNABORTED) && !c->mount_dead);
+}
+
+/* Remembers whether the last answer came from a dead connection; called
+ * with every op's final result. */
+static void mount_seen(Ctx *c, int r) {
+        c->mount_dead = r == -ENOTCONN || r == -ECONNABORTED;
 }
 
 static uint64_t rnd(Ctx *c) {
@@ -98,6 +137,12 @@ static void no_effect(Ctx *c, OpType t, const char *key, const char *old, const 
         fprintf(c->out, "#X errno=%d ", err);
         history_write(c->out, &op);
         fflush(c->out);
+}
+
+/* A comment line naming the call that failed and its errno (for people
+ * reading a failed round's histories; the checkers ignore it). */
+static void note_error(Ctx *c, const char *key, const char *call, int err) {
+        fprintf(c->out, "#E %d %s %s errno=%d (%s)\n", c->proc, key, call, err, strerror(err));
 }
 
 /* Reads a whole small file into buf (NUL-terminated). Returns length or -errno. */
@@ -148,8 +193,9 @@ static void path_of(Ctx *c, char *buf, size_t size, const char *rel) {
 static int do_setup(Ctx *c) {
         char p[4096], rel[256];
         int stage;
-        const char *dirs[] = { "reg", "set", "locks" };
-        for (size_t i = 0; i < 3; i++) {
+        /* meta/ starts empty: every metadata register starts "absent" */
+        const char *dirs[] = { "reg", "set", "locks", "meta" };
+        for (size_t i = 0; i < 4; i++) {
                 path_of(c, p, sizeof p, dirs[i]);
                 if (mkdir(p, 0755) < 0 && errno != EEXIST)
                         return fprintf(stderr, "chaos-client: mkdir %s: %m\n", p), 1;
@@ -179,6 +225,78 @@ static int do_setup(Ctx *c) {
 
 /* ---- registers ------------------------------------------------------------ */
 
+/* The value a content read returns: HISTORY_EMPTY for an empty file; bytes
+ * that cannot be a history token (spaces, control characters) become '?'. */
+static const char *content_value(char *buf, int len) {
+        if (len == 0)
+                return HISTORY_EMPTY;
+        for (int i = 0; i < len; i++)
+                if (buf[i] <= ' ' || buf[i] > '~' || buf[i] == '#')
+                        buf[i] = '?';
+        return buf;
+}
+
+/* In place, as `echo v > f` does: one handle, truncated at open, one write,
+ * committed by close. The first error is the op's: the truncation and the
+ * data are one commit, so a handle whose write failed must commit nothing. */
+static void content_write_inplace(Ctx *c, const char *key, const char *p, const char *value, uint64_t inv) {
+        intent(c, OP_WRITE, key, NULL, value, inv);
+        int r = 0, fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        const char *call = "open";
+        bool commit = false;
+        if (fd < 0)
+                r = -errno;
+        else {
+                size_t n = strlen(value);
+                ssize_t w = write(fd, value, n);
+                if (w != (ssize_t) n) {
+                        r = w < 0 ? -errno : -EIO; /* a short write of a few bytes: treat as failed */
+                        call = "write";
+                }
+                if (close(fd) < 0) {
+                        int rc = -errno;
+                        if (r < 0)
+                                note_error(c, key, "close (after the failed write)", -rc);
+                        else {
+                                r = rc;
+                                call = "close";
+                                commit = true;
+                        }
+                }
+        }
+        if (r < 0)
+                note_error(c, key, call, -r);
+        record(c, OP_WRITE, key, NULL, value, inv, r == 0 ? OUTCOME_OK : outcome_unknown(c, r, commit) ? OUTCOME_INFO : OUTCOME_FAIL);
+        mount_seen(c, r);
+}
+
+/* Atomic replace: a fresh temporary file (its own commit, invisible to the
+ * register), then rename over the register (the commit that matters). */
+static void content_write_replace(Ctx *c, int k, const char *key, const char *p, const char *value, uint64_t inv) {
+        char rel[128], tmp[4096];
+        int stage;
+        snprintf(rel, sizeof rel, "reg/c%d.tmp.%d.%ld", k, c->proc, c->seq);
+        path_of(c, tmp, sizeof tmp, rel);
+        intent(c, OP_WRITE, key, NULL, value, inv);
+        int r = write_file(tmp, value, O_CREAT | O_EXCL | O_TRUNC, &stage);
+        if (r < 0) {
+                /* The register was not touched, whatever became of the temporary file. */
+                note_error(c, key, stage == 0 ? "open (temporary)" : stage == 1 ? "write (temporary)" : "close (temporary)", -r);
+                (void) unlink(tmp);
+                record(c, OP_WRITE, key, NULL, value, inv, OUTCOME_FAIL);
+                mount_seen(c, r);
+                return;
+        }
+        r = rename(tmp, p) < 0 ? -errno : 0;
+        if (r < 0) {
+                note_error(c, key, "rename", -r);
+                if (!outcome_unknown(c, r, true))
+                        (void) unlink(tmp);
+        }
+        record(c, OP_WRITE, key, NULL, value, inv, r == 0 ? OUTCOME_OK : outcome_unknown(c, r, true) ? OUTCOME_INFO : OUTCOME_FAIL);
+        mount_seen(c, r);
+}
+
 static void content_op(Ctx *c, int k) {
         char key[32], p[4096], buf[256], value[32];
         snprintf(key, sizeof key, "c%d", k);
@@ -187,23 +305,16 @@ static void content_op(Ctx *c, int k) {
         uint64_t inv = now_usec();
         if (rnd(c) % 2) {
                 int r = read_file(p, buf, sizeof buf);
-                record(c, OP_READ, key, NULL, r > 0 ? buf : r == 0 ? "-" : "-", inv, r >= 0 ? OUTCOME_OK : OUTCOME_FAIL);
+                record(c, OP_READ, key, NULL, r >= 0 ? content_value(buf, r) : "-", inv, r >= 0 ? OUTCOME_OK : OUTCOME_FAIL);
+                mount_seen(c, r < 0 ? r : 0);
                 return;
         }
-        int stage;
         snprintf(value, sizeof value, "%ld", (long) c->proc * 1000000L + ++c->seq);
-        intent(c, OP_WRITE, key, NULL, value, inv);
-        int r = write_file(p, value, O_TRUNC, &stage);
-        if (r == 0)
-                record(c, OP_WRITE, key, NULL, value, inv, OUTCOME_OK);
-        else if (stage == 0)
-                record(c, OP_WRITE, key, NULL, value, inv,
-                       r == -ENOTCONN || r == -ENOENT || r == -ENOTDIR ? OUTCOME_FAIL : OUTCOME_INFO);
-        else if (stage == 1)
-                /* The data never reached the daemon, but the truncation might commit. */
-                record(c, OP_WRITE, key, NULL, "-", inv, OUTCOME_INFO);
+        bool inplace = strcmp(c->write_mode, "inplace") == 0 || (strcmp(c->write_mode, "replace") != 0 && rnd(c) % 2);
+        if (inplace)
+                content_write_inplace(c, key, p, value, inv);
         else
-                record(c, OP_WRITE, key, NULL, value, inv, OUTCOME_INFO);
+                content_write_replace(c, k, key, p, value, inv);
 }
 
 /* Reads a name register: the single entry of reg/n<k>. */
@@ -241,6 +352,7 @@ static void name_op(Ctx *c, int k, char *last_seen) {
         if (rnd(c) % 2 || !last_seen[0]) {
                 int r = name_read(dir, value, sizeof value);
                 record(c, OP_READ, key, NULL, r == 0 ? value : "-", inv, r == 0 ? OUTCOME_OK : OUTCOME_FAIL);
+                mount_seen(c, r);
                 if (r == 0)
                         snprintf(last_seen, 64, "%s", value);
                 return;
@@ -252,12 +364,16 @@ static void name_op(Ctx *c, int k, char *last_seen) {
         intent(c, OP_CAS, key, last_seen, value, inv);
         int r = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0 ? -errno : 0;
         /* ENOENT (source gone) / EEXIST: the register did not hold last_seen:
-         * a failed cas. ENOTCONN/EINVAL: never reached the cluster. Else unknown. */
-        if (r == -ENOTCONN || r == -EINVAL || r == -ENOTDIR)
-                no_effect(c, OP_CAS, key, last_seen, value, inv, -r);
-        else
+         * a failed cas. ETIMEDOUT, ENOTCONN: unknown. Any other error: never
+         * applied, and says nothing about the register. */
+        if (r < 0)
+                note_error(c, key, "renameat2", -r);
+        if (r == 0 || r == -ENOENT || r == -EEXIST || outcome_unknown(c, r, true))
                 record(c, OP_CAS, key, last_seen, value, inv,
-                       r == 0 ? OUTCOME_OK : r == -ENOENT || r == -EEXIST ? OUTCOME_FAIL : OUTCOME_INFO);
+                       r == 0 ? OUTCOME_OK : outcome_unknown(c, r, true) ? OUTCOME_INFO : OUTCOME_FAIL);
+        else
+                no_effect(c, OP_CAS, key, last_seen, value, inv, -r);
+        mount_seen(c, r);
         if (r == 0)
                 snprintf(last_seen, 64, "%s", value);
 }
@@ -267,11 +383,81 @@ static int do_register(Ctx *c) {
         int keys = c->keys > 64 ? 64 : c->keys;
         for (long i = 0; i < c->max_ops && now_usec() < c->deadline; i++) {
                 int k = (int) (rnd(c) % (uint64_t) keys);
-                if (rnd(c) % 2)
+                if (c->content_only || rnd(c) % 2)
                         content_op(c, k);
                 else
                         name_op(c, k, last[k]);
                 /* Pacing keeps per-key histories small enough for an exhaustive check. */
+                if (c->pause_ms > 0)
+                        sleep_ms((long) (rnd(c) % (uint64_t) (2 * c->pause_ms + 1)));
+        }
+        return 0;
+}
+
+/* ---- metadata ------------------------------------------------------------- */
+
+static const mode_t meta_modes[] = { 0600, 0640, 0644, 0755 };
+
+/* One op on meta/m<k>: stat (half of the ops), or a create with or without
+ * O_EXCL, an unlink or a chmod (mode from meta_modes). */
+static void meta_op(Ctx *c, int k) {
+        char key[32], rel[64], p[4096], value[16];
+        snprintf(key, sizeof key, "m%d", k);
+        snprintf(rel, sizeof rel, "meta/m%d", k);
+        path_of(c, p, sizeof p, rel);
+        uint64_t inv = now_usec();
+        if (rnd(c) % 2) {
+                struct stat st;
+                int r = stat(p, &st) < 0 ? -errno : 0;
+                if (r == 0)
+                        snprintf(value, sizeof value, "%o", (unsigned) (st.st_mode & 07777));
+                record(c, OP_READ, key, NULL, r == 0 ? value : r == -ENOENT ? HISTORY_ABSENT : "-", inv,
+                       r == 0 || r == -ENOENT ? OUTCOME_OK : OUTCOME_FAIL);
+                mount_seen(c, r);
+                return;
+        }
+        mode_t mode = meta_modes[rnd(c) % (sizeof meta_modes / sizeof meta_modes[0])];
+        OpType t = (OpType[]) { OP_XCREATE, OP_CREATE, OP_UNLINK, OP_CHMOD }[rnd(c) % 4];
+        int r, expected; /* expected: the errno that is an observation (fail) */
+        const char *call = op_type_to_string(t);
+        if (t == OP_UNLINK)
+                strcpy(value, "-");
+        else
+                snprintf(value, sizeof value, "%o", (unsigned) mode);
+        intent(c, t, key, NULL, value, inv);
+        switch (t) {
+        case OP_XCREATE:
+        case OP_CREATE: {
+                int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | (t == OP_XCREATE ? O_EXCL : 0), mode);
+                r = fd < 0 ? -errno : 0;
+                /* The create is the commit; the handle has nothing to flush. */
+                if (fd >= 0 && close(fd) < 0)
+                        note_error(c, key, "close (after the create)", errno);
+                expected = t == OP_XCREATE ? -EEXIST : 1;
+                break;
+        }
+        case OP_UNLINK:
+                r = unlink(p) < 0 ? -errno : 0;
+                expected = -ENOENT;
+                break;
+        default:
+                r = chmod(p, mode) < 0 ? -errno : 0;
+                expected = -ENOENT;
+                break;
+        }
+        if (r < 0)
+                note_error(c, key, call, -r);
+        if (r == 0 || r == expected || outcome_unknown(c, r, true))
+                record(c, t, key, NULL, value, inv, r == 0 ? OUTCOME_OK : r == expected ? OUTCOME_FAIL : OUTCOME_INFO);
+        else
+                no_effect(c, t, key, NULL, value, inv, -r);
+        mount_seen(c, r);
+}
+
+static int do_meta(Ctx *c) {
+        umask(0); /* the modes the history records are the modes set */
+        for (long i = 0; i < c->max_ops && now_usec() < c->deadline; i++) {
+                meta_op(c, (int) (rnd(c) % (uint64_t) c->keys));
                 if (c->pause_ms > 0)
                         sleep_ms((long) (rnd(c) % (uint64_t) (2 * c->pause_ms + 1)));
         }
@@ -290,9 +476,17 @@ static int do_set(Ctx *c) {
                 uint64_t inv = now_usec();
                 intent(c, OP_ADD, "s", NULL, elem, inv);
                 int r = write_file(p, elem, O_CREAT | O_EXCL, &stage);
-                /* The create is itself a commit: only ENOTCONN at open is certain. */
+                /* The create (open) is the commit of the add: after ETIMEDOUT
+                 * or a dying daemon's ENOTCONN it is unknown, after any other
+                 * error of open not applied (the checker then requires the
+                 * element to stay absent). Once open succeeded the element
+                 * exists; a failed write or close of its content leaves the
+                 * add as it was: info, as before. */
+                if (r < 0)
+                        note_error(c, "s", stage == 0 ? "open" : stage == 1 ? "write" : "close", -r);
                 record(c, OP_ADD, "s", NULL, elem, inv,
-                       r == 0 ? OUTCOME_OK : (stage == 0 && (r == -ENOTCONN || r == -ENOTDIR)) ? OUTCOME_FAIL : OUTCOME_INFO);
+                       r == 0 ? OUTCOME_OK : stage > 0 || outcome_unknown(c, r, true) ? OUTCOME_INFO : OUTCOME_FAIL);
+                mount_seen(c, r);
                 if (r < 0)
                         sleep_ms(20); /* no quorum: do not spin */
                 else if (c->pause_ms > 0)
@@ -519,9 +713,11 @@ int main(int argc, char **argv) {
                 { "seconds", required_argument, NULL, 's' }, { "max-ops", required_argument, NULL, 'n' },
                 { "keys", required_argument, NULL, 'k' },    { "seed", required_argument, NULL, 'S' },
                 { "hold-ms", required_argument, NULL, 'H' }, { "check-ms", required_argument, NULL, 'C' },
-                { "op-wait-s", required_argument, NULL, 'W' }, { "pause-ms", required_argument, NULL, 'P' }, {},
+                { "op-wait-s", required_argument, NULL, 'W' }, { "pause-ms", required_argument, NULL, 'P' },
+                { "write-mode", required_argument, NULL, 'M' }, { "content-only", no_argument, NULL, 'O' }, {},
         };
-        Ctx c = { .seconds = 30, .max_ops = 100000, .keys = 4, .rng = 1, .hold_ms = 30, .check_ms = 200, .op_wait_s = 15, .pause_ms = 5 };
+        Ctx c = { .seconds = 30, .max_ops = 100000, .keys = 4, .rng = 1, .hold_ms = 30, .check_ms = 200, .op_wait_s = 15, .pause_ms = 5,
+                  .write_mode = "mixed" };
         const char *out = NULL;
         int o;
         while ((o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
@@ -538,9 +734,12 @@ int main(int argc, char **argv) {
                 case 'C': c.check_ms = atoi(optarg); break;
                 case 'W': c.op_wait_s = atoi(optarg); break;
                 case 'P': c.pause_ms = atoi(optarg); break;
+                case 'M': c.write_mode = optarg; break;
+                case 'O': c.content_only = true; break;
                 default: return 2;
                 }
-        if (!c.mount || !c.workload || c.keys < 1 || c.seconds <= 0 || c.op_wait_s < 1 || c.check_ms < 1 || c.hold_ms < 0) {
+        if (!c.mount || !c.workload || c.keys < 1 || c.seconds <= 0 || c.op_wait_s < 1 || c.check_ms < 1 || c.hold_ms < 0 ||
+            (strcmp(c.write_mode, "mixed") != 0 && strcmp(c.write_mode, "inplace") != 0 && strcmp(c.write_mode, "replace") != 0)) {
                 fprintf(stderr, "usage: chaos-client --mount DIR --workload W [--out FILE] [--proc N] ...\n");
                 return 2;
         }
@@ -552,6 +751,7 @@ int main(int argc, char **argv) {
         const char *w = c.workload;
         int r = strcmp(w, "setup") == 0      ? do_setup(&c)
                 : strcmp(w, "register") == 0 ? do_register(&c)
+                : strcmp(w, "meta") == 0     ? do_meta(&c)
                 : strcmp(w, "set") == 0      ? do_set(&c)
                 : strcmp(w, "lock") == 0     ? do_lock(&c, false)
                 : strcmp(w, "session") == 0  ? do_lock(&c, true)

@@ -19,6 +19,29 @@
  * value does not match is a no-op, like a failed one. Failed writes never
  * happened and are dropped; failed and info reads carry no information.
  *
+ * An empty file is the value HISTORY_EMPTY (""), which no write writes: a
+ * read of it is linearizable only while the register holds its initial
+ * value, and that value is "0" (written by the workload's setup, in one
+ * commit, before any client starts). So every read of "" is a violation:
+ * typically the truncation of an open(O_TRUNC) whose write or close failed,
+ * committed anyway, or a truncation and its data committed apart.
+ *
+ * The same search checks the metadata workload (check_meta): a file is one
+ * register whose value is the pair (exists, permission bits), "absent" or
+ * e.g. "644", initially "absent". The pair rather than two registers
+ * because chmod and unlink depend on existence: chmod of an absent file
+ * fails with ENOENT, and a stat that shows a mode shows existence too; two
+ * independent registers could not express either. Its sequential model:
+ *   read (stat)  returns the value ("absent" for ENOENT)
+ *   xcreate m    ok: absent -> m; fail (EEXIST): not absent, unchanged
+ *   create m     (no O_EXCL) absent -> m, else unchanged; never fails
+ *   unlink       ok: not absent -> absent; fail (ENOENT): absent
+ *   chmod m      ok: not absent -> m; fail (ENOENT): absent
+ * and an info op takes the ok transition when the state allows it and is a
+ * no-op otherwise (it may also never happen: the search may leave it last).
+ * Failures that say nothing about the file (EROFS: not applied) are "#X"
+ * comment lines in the history and never reach the checker.
+ *
  * Owns only its per-key scratch memory; the memo table is bounded by
  * max_states (the verdict is then CHECK_UNKNOWN, never a guess). */
 
@@ -29,6 +52,7 @@
 #include <string.h>
 
 #define INIT_VALUE "0"
+#define META_INIT_VALUE HISTORY_ABSENT
 #define DEFAULT_MAX_STATES 4000000u
 #define MEMO_MAX_BYTES (1024u * 1024u * 1024u)
 
@@ -40,13 +64,19 @@ typedef struct Entry {
         int prev, next;
 } Entry;
 
-typedef struct KeyOps {
+typedef struct KeyOps KeyOps;
+/* A sequential model: returns 1 and sets *next when op i may take effect in
+ * state (an interned value; the initial value is always id 0). */
+typedef int (*ModelStep)(const KeyOps *k, int i, int state, int *next);
+
+struct KeyOps {
+        ModelStep step;
         const Op **ops;
         int *in_val, *out_val; /* interned: cas old (in) and written/read value (out) */
         size_t n;
         char **values; /* interned strings (borrowed), index = value id */
         size_t n_values;
-} KeyOps;
+};
 
 static int intern(KeyOps *k, const char *s) {
         for (size_t i = 0; i < k->n_values; i++)
@@ -57,7 +87,7 @@ static int intern(KeyOps *k, const char *s) {
 }
 
 /* The sequential register: returns 1 and sets *next when op may take effect in state. */
-static int model_step(const KeyOps *k, int i, int state, int *next) {
+static int register_step(const KeyOps *k, int i, int state, int *next) {
         const Op *op = k->ops[i];
         switch (op->type) {
         case OP_READ:
@@ -78,6 +108,40 @@ static int model_step(const KeyOps *k, int i, int state, int *next) {
                 /* info: takes effect exactly when the expected value matches */
                 *next = state == k->in_val[i] ? k->out_val[i] : state;
                 return 1;
+        default:
+                return 0;
+        }
+}
+
+/* The sequential metadata register (state 0 = absent; see the top). */
+static int meta_step(const KeyOps *k, int i, int state, int *next) {
+        const Op *op = k->ops[i];
+        bool exists = state != 0;
+        *next = state;
+        switch (op->type) {
+        case OP_READ:
+                return state == k->out_val[i];
+        case OP_CREATE:
+                if (!exists)
+                        *next = k->out_val[i];
+                return 1;
+        case OP_XCREATE:
+                if (op->outcome == OUTCOME_FAIL)
+                        return exists;
+                if (!exists)
+                        *next = k->out_val[i];
+                return op->outcome == OUTCOME_INFO || !exists;
+        case OP_UNLINK:
+                if (op->outcome == OUTCOME_FAIL)
+                        return !exists;
+                *next = 0;
+                return op->outcome == OUTCOME_INFO || exists;
+        case OP_CHMOD:
+                if (op->outcome == OUTCOME_FAIL)
+                        return !exists;
+                if (exists)
+                        *next = k->out_val[i];
+                return op->outcome == OUTCOME_INFO || exists;
         default:
                 return 0;
         }
@@ -183,6 +247,7 @@ static void print_op(FILE *out, const KeyOps *k, int i) {
 
 /* Searches one key. Returns CHECK_VALID/INVALID/UNKNOWN and explains failures. */
 static CheckResult check_key(KeyOps *k, size_t max_states, FILE *out) {
+        const char *init = k->values[0];
         size_t n = k->n, words = (n + 63) / 64;
         Entry *e = calloc(2 * n + 1, sizeof *e);
         uint64_t *bits = calloc(words ? words : 1, 8);
@@ -228,12 +293,12 @@ static CheckResult check_key(KeyOps *k, size_t max_states, FILE *out) {
         int head = (int) (2 * n);
         e[head] = (Entry) { .prev = -1, .next = n ? 0 : -1 };
 
-        int state = intern(k, INIT_VALUE), cur = e[head].next;
+        int state = 0, cur = e[head].next;
         while (e[head].next >= 0) {
                 Entry *en = &e[cur];
                 if (en->is_call) {
                         int next;
-                        if (model_step(k, en->op, state, &next)) {
+                        if (k->step(k, en->op, state, &next)) {
                                 bits[en->op / 64] |= 1ull << (en->op % 64);
                                 int ins = memo_insert(&memo, bits, next);
                                 if (ins < 0) {
@@ -283,6 +348,10 @@ static CheckResult check_key(KeyOps *k, size_t max_states, FILE *out) {
                 fprintf(out, "  register value then: %s; this op cannot be linearized before it returns:\n",
                         k->values[best_state]);
                 print_op(out, k, best_block);
+                const Op *b = k->ops[best_block];
+                if (b->type == OP_READ && strcmp(b->value, HISTORY_EMPTY) == 0 && strcmp(init, HISTORY_EMPTY) != 0)
+                        fprintf(out, "  (a read of an EMPTY file: no write produced \"\" and the initial value is %s; "
+                                "a failed or torn in-place write's truncation was applied)\n", init);
         }
 out:
         free(e);
@@ -303,13 +372,29 @@ static int cmp_op_key(const void *a, const void *b) {
         return x->invoke_usec < y->invoke_usec ? -1 : x->invoke_usec > y->invoke_usec;
 }
 
-static bool relevant(const Op *op) {
+static bool register_relevant(const Op *op) {
         switch (op->type) {
         case OP_READ:
                 return op->outcome == OUTCOME_OK;
         case OP_WRITE:
                 return op->outcome != OUTCOME_FAIL;
         case OP_CAS:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* Metadata: failed creates/unlinks/chmods are observations (EEXIST, ENOENT). */
+static bool meta_relevant(const Op *op) {
+        switch (op->type) {
+        case OP_READ:
+                return op->outcome == OUTCOME_OK;
+        case OP_CREATE:
+                return op->outcome != OUTCOME_FAIL;
+        case OP_XCREATE:
+        case OP_UNLINK:
+        case OP_CHMOD:
                 return true;
         default:
                 return false;
@@ -340,7 +425,14 @@ static size_t drop_unobserved(const Op **ops, size_t n) {
         return kept;
 }
 
-CheckResult check_register(const History *h, size_t max_states, FILE *out) {
+typedef struct Model {
+        const char *name, *init;
+        ModelStep step;
+        bool (*relevant)(const Op *op);
+        bool drop_unobserved;
+} Model;
+
+static CheckResult check_model(const Model *model, const History *h, size_t max_states, FILE *out) {
         const Op **all = malloc((h->n + 1) * sizeof *all);
         size_t m = 0, keys = 0, checked = 0;
         CheckResult result = CHECK_VALID;
@@ -350,26 +442,36 @@ CheckResult check_register(const History *h, size_t max_states, FILE *out) {
         if (max_states == 0)
                 max_states = DEFAULT_MAX_STATES;
         for (size_t i = 0; i < h->n; i++)
-                if (relevant(&h->ops[i]))
+                if (model->relevant(&h->ops[i]))
                         all[m++] = &h->ops[i];
         qsort(all, m, sizeof *all, cmp_op_key);
         for (size_t i = 0; i < m;) {
                 size_t j = i;
                 while (j < m && strcmp(all[j]->key, all[i]->key) == 0)
                         j++;
-                KeyOps k = { .ops = all + i, .n = j - i };
+                KeyOps k = { .step = model->step, .ops = all + i, .n = j - i };
                 k.in_val = calloc(k.n, sizeof(int));
                 k.out_val = calloc(k.n, sizeof(int));
                 k.values = calloc(2 * k.n + 1, sizeof(char *));
                 CheckResult r = CHECK_UNKNOWN;
                 if (k.in_val && k.out_val && k.values) {
-                        k.n = drop_unobserved(all + i, j - i);
-                        (void) intern(&k, INIT_VALUE);
+                        if (model->drop_unobserved)
+                                k.n = drop_unobserved(all + i, j - i);
+                        (void) intern(&k, model->init);
                         for (size_t x = 0; x < k.n; x++) {
                                 k.out_val[x] = intern(&k, k.ops[x]->value);
                                 k.in_val[x] = k.ops[x]->old ? intern(&k, k.ops[x]->old) : -1;
                         }
                         r = check_key(&k, max_states, out);
+                }
+                if (r == CHECK_INVALID) {
+                        size_t empty = 0;
+                        for (size_t x = 0; x < k.n; x++)
+                                empty += k.ops[x]->type == OP_READ && strcmp(k.ops[x]->value, HISTORY_EMPTY) == 0 &&
+                                         strcmp(model->init, HISTORY_EMPTY) != 0;
+                        if (empty > 0)
+                                fprintf(out, "key %s: %zu reads of an EMPTY file, a value no write produced\n",
+                                        k.ops[0]->key, empty);
                 }
                 free(k.in_val);
                 free(k.out_val);
@@ -382,8 +484,19 @@ CheckResult check_register(const History *h, size_t max_states, FILE *out) {
                         result = CHECK_UNKNOWN;
                 i = j;
         }
-        fprintf(out, "register: %zu keys, %zu ops checked: %s\n", keys, checked,
+        fprintf(out, "%s: %zu keys, %zu ops checked: %s\n", model->name, keys, checked,
                 result == CHECK_VALID ? "linearizable" : result == CHECK_INVALID ? "NOT linearizable" : "unknown");
         free(all);
         return result;
+}
+
+CheckResult check_register(const History *h, size_t max_states, FILE *out) {
+        static const Model m = { .name = "register", .init = INIT_VALUE, .step = register_step,
+                                 .relevant = register_relevant, .drop_unobserved = true };
+        return check_model(&m, h, max_states, out);
+}
+
+CheckResult check_meta(const History *h, size_t max_states, FILE *out) {
+        static const Model m = { .name = "meta", .init = META_INIT_VALUE, .step = meta_step, .relevant = meta_relevant };
+        return check_model(&m, h, max_states, out);
 }

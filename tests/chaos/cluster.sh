@@ -38,7 +38,7 @@ cl_conf() {
         # directories make every client path fail there with ENOTDIR (no
         # effect), never ENOENT (a cas's "not the expected value") or a write
         # to the local disk.
-        [ "${CHAOS_SELFTEST:-0}" = 1 ] || touch "$RD/n$i/mnt/reg" "$RD/n$i/mnt/set" "$RD/n$i/mnt/locks"
+        [ "${CHAOS_SELFTEST:-0}" = 1 ] || touch "$RD/n$i/mnt/reg" "$RD/n$i/mnt/set" "$RD/n$i/mnt/locks" "$RD/n$i/mnt/meta"
         cat >"$RD/n$i/raftfs.conf" <<CONF
 # chaos round $RD, node n$i
 [node]
@@ -85,6 +85,10 @@ cl_init() {
         done
 }
 
+# The daemon leads its own session and process group (setsid; setsid(1)
+# does not fork here: bash's background child is not a group leader, so
+# $! is raftfsd itself after nsenter's exec), so "kill -9 -PGID" reaches the
+# daemon and its children (raftfsd-guard) and nothing else.
 cl_start() {
         local i=$1
         fusermount3 -u -z "$RD/n$i/mnt" 2>/dev/null
@@ -108,28 +112,50 @@ cl_abort_fuse() {
         return 0
 }
 
-# cl_kill I: SIGKILL. A FUSE daemon whose thread is blocked on its own mount
-# cannot finish dying until the kernel's requests are answered; after 3 s the
-# stacks of its threads are saved (stuck-*.txt, evidence for a bug report)
-# and the connection is aborted so the round can go on.
+# cl_kill I [group]: SIGKILL of node I's daemon, or with "group" of its whole
+# process group (kill -9 -PGID: what systemd does at the end of a stop
+# timeout, and a supervisor's kill of a process group; the mount guard dies
+# of the same signal). A FUSE daemon whose thread is blocked on its own mount
+# cannot finish dying until the kernel's requests are answered; after 3 s
+# the stacks of its threads (of every process left in the group) are saved
+# (stuck-*.txt, evidence for a bug report) and the connection is aborted so
+# the round can go on; $RD/stuck-kills names them (the round then fails).
 cl_kill() {
-        local i=$1 p t=0
+        local i=$1 how=${2:-pid} p pg="" t=0
         p=$(cl_pid "$i")
-        [ -n "$p" ] && kill -CONT "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
-        while [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ $t -lt 30 ]; do sleep 0.1; t=$((t + 1)); done
-        if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
-                local f
+        if [ -n "$p" ] && [ "$how" = group ]; then
+                pg=$(ps -o pgid= -p "$p" 2>/dev/null | tr -d ' ')
+                if [ "$pg" != "$p" ]; then
+                        echo "chaos: n$i (pid $p) is not its own process group leader (pgid ${pg:-?}); killing the pid only" |
+                                tee -a "$RD/schedule.log"
+                        pg=""
+                fi
+        fi
+        if [ -n "$pg" ]; then
+                kill -CONT -- "-$pg" 2>/dev/null
+                kill -9 -- "-$pg" 2>/dev/null
+        else
+                [ -n "$p" ] && kill -CONT "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
+        fi
+        # alive: the daemon, or for a group kill any process left in its group
+        cl_kill_alive() { kill -0 "$p" 2>/dev/null || { [ -n "$pg" ] && pgrep -g "$pg" >/dev/null 2>&1; }; }
+        while [ -n "$p" ] && cl_kill_alive && [ $t -lt 30 ]; do sleep 0.1; t=$((t + 1)); done
+        if [ -n "$p" ] && cl_kill_alive; then
+                local f q
                 f="$RD/n$i/stuck-$(date +%s).txt"
-                for task in /proc/"$p"/task/*; do
-                        { echo "== ${task##*/} $(cat "$task/comm" 2>/dev/null) $(awk '/^State/ { print $2 }' "$task/status" 2>/dev/null)"
-                          cat "$task/stack" 2>/dev/null; } >>"$f"
+                for q in $({ echo "$p"; [ -n "$pg" ] && pgrep -g "$pg"; } | sort -un); do
+                        for task in /proc/"$q"/task/*; do
+                                [ -d "$task" ] || continue
+                                { echo "== pid $q task ${task##*/} $(cat "$task/comm" 2>/dev/null) $(awk '/^State/ { print $2 }' "$task/status" 2>/dev/null)"
+                                  cat "$task/stack" 2>/dev/null; } >>"$f"
+                        done
                 done
-                echo "chaos: n$i (pid $p) still alive 3 s after SIGKILL; thread stacks in $f; aborting its FUSE connection" |
+                echo "chaos: n$i (pid $p${pg:+, process group $pg}) still alive 3 s after SIGKILL; thread stacks in $f; aborting its FUSE connection" |
                         tee -a "$RD/schedule.log"
                 echo "n$i: $f" >>"$RD/stuck-kills"
                 cl_abort_fuse "$i"
                 t=0
-                while kill -0 "$p" 2>/dev/null && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
+                while cl_kill_alive && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
         fi
         fusermount3 -u -z "$RD/n$i/mnt" 2>/dev/null
         rm -f "$RD/n$i/pid"
@@ -199,7 +225,12 @@ cl_rotate_cert() {
 
 cl_stop_all() {
         local p i
-        [ -f "$RD/pids" ] && while read -r p; do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done <"$RD/pids"
+        # each daemon leads its own process group (cl_start): the group goes
+        # too; only pids that are still raftfsd (an old pid may be reused)
+        [ -f "$RD/pids" ] && while read -r p; do
+                [ "$(cat "/proc/$p/comm" 2>/dev/null)" = raftfsd ] || continue
+                kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; kill -9 -- "-$p" 2>/dev/null
+        done <"$RD/pids"
         sleep 0.5
         for i in $(seq 1 "$CL_N"); do
                 cl_abort_fuse "$i" # only matters for a daemon that could not die

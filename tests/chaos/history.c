@@ -15,6 +15,8 @@ static const char *const type_names[_OP_TYPE_MAX] = {
         [OP_READ] = "read",   [OP_WRITE] = "write", [OP_CAS] = "cas",
         [OP_ADD] = "add",     [OP_FINAL] = "final", [OP_ACQUIRE] = "acquire",
         [OP_GUARD] = "guard", [OP_CHECK] = "check", [OP_RELEASE] = "release",
+        [OP_CREATE] = "create", [OP_XCREATE] = "xcreate", [OP_UNLINK] = "unlink",
+        [OP_CHMOD] = "chmod",
 };
 
 const char *op_type_to_string(OpType t) {

@@ -9,16 +9,25 @@
  *
  *   PROC      client process number (unique within a run)
  *   OP        read | write | cas | add | final | acquire | guard | check | release
+ *             | create | xcreate | unlink | chmod   (metadata workload)
  *   KEY       register, set or lock name (no spaces)
  *   VALUE     the value written, read or acquired (no spaces); for cas
- *             "OLD>NEW"; for final a comma-separated list; "-" when none
+ *             "OLD>NEW"; for final a comma-separated list; "-" when none.
+ *             A content register read that found the file empty records
+ *             "" (two double quotes): no write ever writes that value.
+ *             Metadata: a read (stat) records the octal permission bits
+ *             ("644") or "absent" (ENOENT); create, xcreate and chmod
+ *             record the mode they set; unlink records "-"
  *   *_USEC    CLOCK_MONOTONIC microseconds when the call started / returned
  *             (one clock for every process of the machine)
  *   OUTCOME   ok    the operation took effect and returned this value
  *             fail  it certainly did not take effect; for cas: because the
- *                   register did not hold OLD (the rename's source was gone)
- *             info  unknown: it may take effect at any time after INVOKE
- *                   (a commit whose close() timed out, a killed mount)
+ *                   register did not hold OLD (the rename's source was gone);
+ *                   for xcreate: because the file existed (EEXIST); for
+ *                   unlink and chmod: because it did not (ENOENT)
+ *             info  unknown: it may take effect at any time after INVOKE,
+ *                   or never (ETIMEDOUT, raftfs's "outcome unknown"; ENOTCONN
+ *                   from a mount whose daemon died during the call)
  *
  * A line "#I <op line with outcome info>" written (and flushed) before a
  * mutation is an intent: history_load() adds it when no op line follows it
@@ -44,6 +53,10 @@ typedef enum OpType {
         OP_GUARD,
         OP_CHECK,
         OP_RELEASE,
+        OP_CREATE,  /* open(O_CREAT) without O_EXCL: creates only when absent */
+        OP_XCREATE, /* open(O_CREAT|O_EXCL) */
+        OP_UNLINK,
+        OP_CHMOD,
         _OP_TYPE_MAX,
 } OpType;
 
@@ -102,8 +115,22 @@ typedef enum CheckResult {
  * initial value "0" (Wing & Gong's search with Lowe's just-in-time
  * linearization and memoization of (linearized set, state), partitioned per
  * key). max_states bounds the memo table per key (0: default 4,000,000).
- * Explains the first violation on out. */
+ * Explains the first violation on out. No write writes HISTORY_EMPTY and the
+ * initial value is "0", so every read of an empty file is a violation (the
+ * workload's setup gives every register "0" before any client starts). */
 CheckResult check_register(const History *h, size_t max_states, FILE *out);
+
+/* The empty content of a content register, as recorded by a read. */
+#define HISTORY_EMPTY "\"\""
+/* The metadata register's value of a file that does not exist. */
+#define HISTORY_ABSENT "absent"
+
+/* Linearizability of metadata registers: each KEY is one file whose value is
+ * the pair (exists, permission bits), encoded as "absent" or the octal mode,
+ * initially "absent". create/xcreate/unlink/chmod are conditional on
+ * existence (see check-register.c for the sequential model); reads are stat().
+ * Same search and bounds as check_register(). */
+CheckResult check_meta(const History *h, size_t max_states, FILE *out);
 
 /* Unique-append set: every acknowledged add appears in every final read, no
  * element appears that was never added or whose add certainly failed, and

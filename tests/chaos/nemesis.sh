@@ -6,7 +6,11 @@
 # lasts. Faults that depend on the cluster's state (the leader, the lock
 # holder) pick their node when they start; the log says which.
 #
-# Kinds: kill (SIGKILL + restart), kill-leader, pause (SIGSTOP/SIGCONT),
+# Kinds: kill (SIGKILL + restart), kill-leader, kill-pgroup (SIGKILL of the
+# daemon's whole process group, kill -9 -PGID, + restart: the mount guard
+# dies too), pause (SIGSTOP/SIGCONT), pause-majority (SIGSTOP a majority
+# of the daemons, all but the leader on 3 nodes: the leader stays leader,
+# alone, and learns it has no quorum; nobody else is elected meanwhile),
 # part-majority (random minority cut off), part-leader (leader isolated),
 # part-asym (leader's packets to the others dropped, theirs still arrive),
 # part-ring (5 nodes: each sees only its ring neighbours; 3 nodes: n1|n2
@@ -47,7 +51,17 @@ nem_start() {
         kill-leader)
                 l=$(cl_leader) || l=$k
                 nem_log "kill -9 leader n$l"; cl_kill "$l"; NEM_ACTIVE="restart $l" ;;
+        kill-pgroup)
+                nem_log "kill -9 -PGID n$k (the daemon's whole process group)"; cl_kill "$k" group; NEM_ACTIVE="restart $k" ;;
         pause) nem_log "SIGSTOP n$k"; cl_pause "$k"; NEM_ACTIVE="resume $k" ;;
+        pause-majority)
+                local maj
+                l=$(cl_leader) || l=$k
+                maj=$(for i in $(nem_others "$l"); do echo "$((RANDOM)) $i"; done | sort -n | head -n $((CL_N / 2 + 1)) |
+                        awk '{ print $2 }' | tr '\n' ' ')
+                nem_log "SIGSTOP a majority [${maj% }] (leader n$l left alone)"
+                for i in $maj; do cl_pause "$i"; done
+                NEM_ACTIVE="resume ${maj% }" ;;
         freeze-holder)
                 l=$(cl_lock_holder) || l=$k
                 nem_log "SIGSTOP lock holder n$l (past the ${CL_TTL_MS} ms ttl)"; cl_pause "$l"; NEM_ACTIVE="resume $l" ;;
@@ -94,7 +108,7 @@ nem_stop() {
         local what=${NEM_ACTIVE%% *} k=${NEM_ACTIVE#* }
         case $what in
         restart) nem_log "restart n$k"; cl_start "$k" ;;
-        resume) nem_log "SIGCONT n$k"; cl_resume "$k" ;;
+        resume) nem_log "SIGCONT $(printf 'n%s ' $k)"; for i in $k; do cl_resume "$i"; done ;;
         heal) nem_log "heal network"; net_heal ;;
         readd) nem_log "member add n$k (wiped, join = yes)"; cl_readd "$k" || nem_log "  (add failed)" ;;
         esac

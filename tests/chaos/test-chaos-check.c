@@ -2,9 +2,10 @@
 
 /* test-chaos-check — the chaos checkers on hand-made histories: a valid one
  * passes, each kind of violation (stale read, lost write, impossible cas,
- * overlapping holders, decreasing tokens, lost guarded write) fails, and
- * random linearizable histories produced by a real register with overlapping
- * timings always pass (seeded: TEST_SEED=... replays). */
+ * overlapping holders, decreasing tokens, lost guarded write, a read of an
+ * empty file, stale metadata) fails, and random linearizable histories
+ * produced by a real register (or a real file's existence and mode) with
+ * overlapping timings always pass (seeded: TEST_SEED=... replays). */
 
 #include "tests/chaos/history.h"
 
@@ -36,6 +37,13 @@ static History parse(const char *text) {
 static CheckResult reg(const char *text) {
         History h = parse(text);
         CheckResult r = check_register(&h, 0, diag());
+        history_done(&h);
+        return r;
+}
+
+static CheckResult meta(const char *text) {
+        History h = parse(text);
+        CheckResult r = check_meta(&h, 0, diag());
         history_done(&h);
         return r;
 }
@@ -241,6 +249,162 @@ START_TEST(test_register_budget) {
 }
 END_TEST
 
+/* Empty content: no write produces it and the initial value is "0", so a
+ * read of "" is a violation wherever it lies; a failed in-place write
+ * commits nothing (not even its truncation); an info one may land late. */
+START_TEST(test_register_empty) {
+        ck_assert_int_eq(reg("2 read c0 \"\" 5 8 ok\n"), CHECK_INVALID);
+        ck_assert_int_eq(reg("1 write c0 5 10 20 fail\n"
+                             "2 read c0 \"\" 30 40 ok\n"),
+                         CHECK_INVALID);
+        /* concurrent with a successful write: still no write produced "" */
+        ck_assert_int_eq(reg("1 write c0 5 10 50 ok\n"
+                             "2 read c0 \"\" 20 30 ok\n"
+                             "2 read c0 5 60 70 ok\n"),
+                         CHECK_INVALID);
+        /* a failed write's value never shows; an info one may, late */
+        ck_assert_int_eq(reg("1 write c0 5 10 20 fail\n"
+                             "2 read c0 5 30 40 ok\n"),
+                         CHECK_INVALID);
+        ck_assert_int_eq(reg("1 write c0 5 10 20 info\n"
+                             "2 read c0 0 30 40 ok\n"
+                             "2 read c0 5 50 60 ok\n"),
+                         CHECK_VALID);
+        /* an intent left by a killed client (its own file) is an info write */
+        const char *texts[] = { "#I 1 write c0 5 10 10 info\n", "2 read c0 5 30 40 ok\n" };
+        History h = {};
+        for (size_t i = 0; i < 2; i++) {
+                FILE *f = fmemopen((void *) texts[i], strlen(texts[i]), "r");
+                ck_assert_ptr_nonnull(f);
+                ck_assert_int_eq(history_load(&h, f, "mem"), 0);
+                fclose(f);
+        }
+        ck_assert_int_eq(check_register(&h, 0, diag()), CHECK_VALID);
+        history_done(&h);
+}
+END_TEST
+
+START_TEST(test_meta_valid) {
+        ck_assert_int_eq(meta("1 read m0 absent 0 5 ok\n"
+                              "1 xcreate m0 644 10 20 ok\n"
+                              "2 read m0 644 30 40 ok\n"
+                              "3 xcreate m0 600 45 50 fail\n"
+                              "3 create m0 600 55 60 ok\n"
+                              "2 read m0 644 61 62 ok\n"
+                              "1 chmod m0 755 70 80 ok\n"
+                              "2 read m0 755 90 95 ok\n"
+                              "3 unlink m0 - 100 110 ok\n"
+                              "2 unlink m0 - 120 130 fail\n"
+                              "2 chmod m0 600 131 132 fail\n"
+                              "1 read m0 absent 140 150 ok\n"
+                              "1 create m0 640 160 170 ok\n"
+                              "2 read m0 640 180 190 ok\n"),
+                         CHECK_VALID);
+        /* concurrent chmod and stat: either order */
+        ck_assert_int_eq(meta("1 xcreate m0 644 10 20 ok\n"
+                              "1 chmod m0 600 30 60 ok\n"
+                              "2 read m0 600 35 40 ok\n"
+                              "3 read m0 600 45 50 ok\n"),
+                         CHECK_VALID);
+        /* files are independent */
+        ck_assert_int_eq(meta("1 xcreate m0 644 10 20 ok\n"
+                              "2 read m1 absent 30 40 ok\n"),
+                         CHECK_VALID);
+        /* info ops may land late or never */
+        ck_assert_int_eq(meta("1 xcreate m0 644 10 20 info\n"
+                              "2 read m0 absent 30 40 ok\n"
+                              "2 read m0 644 50 60 ok\n"
+                              "3 unlink m0 - 70 80 info\n"
+                              "2 read m0 644 90 95 ok\n"),
+                         CHECK_VALID);
+}
+END_TEST
+
+START_TEST(test_meta_stale) {
+        /* unlink returned, then a stat on another node still sees the file */
+        ck_assert_int_eq(meta("1 xcreate m0 644 10 20 ok\n"
+                              "2 read m0 644 30 40 ok\n"
+                              "1 unlink m0 - 50 60 ok\n"
+                              "2 read m0 644 70 80 ok\n"),
+                         CHECK_INVALID);
+        /* a stale mode after chmod */
+        ck_assert_int_eq(meta("1 xcreate m0 644 10 20 ok\n"
+                              "1 chmod m0 600 30 40 ok\n"
+                              "2 read m0 644 50 60 ok\n"),
+                         CHECK_INVALID);
+        /* a created file not visible */
+        ck_assert_int_eq(meta("1 create m0 644 10 20 ok\n"
+                              "2 read m0 absent 30 40 ok\n"),
+                         CHECK_INVALID);
+        /* EEXIST although the file certainly did not exist */
+        ck_assert_int_eq(meta("1 xcreate m0 644 10 20 fail\n"
+                              "2 read m0 absent 30 40 ok\n"),
+                         CHECK_INVALID);
+        /* two exclusive creates both succeeded */
+        ck_assert_int_eq(meta("1 xcreate m0 644 10 20 ok\n"
+                              "2 xcreate m0 600 10 20 ok\n"),
+                         CHECK_INVALID);
+        /* chmod succeeded on a file that certainly did not exist */
+        ck_assert_int_eq(meta("1 chmod m0 600 10 20 ok\n"), CHECK_INVALID);
+        /* plain create of an existing file keeps its mode */
+        ck_assert_int_eq(meta("1 xcreate m0 644 10 20 ok\n"
+                              "2 create m0 600 30 40 ok\n"
+                              "3 read m0 600 50 60 ok\n"),
+                         CHECK_INVALID);
+        /* ENOENT from unlink while the file certainly existed */
+        ck_assert_int_eq(meta("1 xcreate m0 644 10 20 ok\n"
+                              "2 unlink m0 - 30 40 fail\n"),
+                         CHECK_INVALID);
+}
+END_TEST
+
+/* A real file driven by random ops whose intervals surround their effect. */
+START_TEST(test_meta_random_model) {
+        const char *env = getenv("TEST_SEED");
+        uint64_t seed = env ? strtoull(env, NULL, 0) : 0x3e7aull;
+        static const char *const modes[] = { "600", "640", "644", "755" };
+        for (int round = 0; round < 50; round++) {
+                History h = {};
+                char line[256];
+                const char *state = "absent";
+                uint64_t t = 1000, x = seed + (uint64_t) round * 104729;
+                for (int i = 0; i < 60; i++) {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        int proc = (int) (x % 5), kind = (int) ((x >> 8) % 5);
+                        uint64_t inv = t - (x >> 16) % 300, comp = t + (x >> 24) % 300;
+                        const char *m = modes[(x >> 40) % 4], *outcome = (x >> 32) % 10 == 0 ? "info" : "ok";
+                        bool exists = strcmp(state, "absent") != 0;
+                        if (kind == 0)
+                                snprintf(line, sizeof line, "%d read m0 %s %" PRIu64 " %" PRIu64 " ok", proc, state, inv, comp);
+                        else if (kind == 1) {
+                                snprintf(line, sizeof line, "%d xcreate m0 %s %" PRIu64 " %" PRIu64 " %s", proc, m, inv, comp,
+                                         exists ? "fail" : outcome);
+                                if (!exists)
+                                        state = m;
+                        } else if (kind == 2) {
+                                snprintf(line, sizeof line, "%d create m0 %s %" PRIu64 " %" PRIu64 " %s", proc, m, inv, comp,
+                                         outcome);
+                                if (!exists)
+                                        state = m;
+                        } else if (kind == 3) {
+                                snprintf(line, sizeof line, "%d unlink m0 - %" PRIu64 " %" PRIu64 " %s", proc, inv, comp,
+                                         exists ? outcome : "fail");
+                                state = "absent";
+                        } else {
+                                snprintf(line, sizeof line, "%d chmod m0 %s %" PRIu64 " %" PRIu64 " %s", proc, m, inv, comp,
+                                         exists ? outcome : "fail");
+                                if (exists)
+                                        state = m;
+                        }
+                        ck_assert_int_eq(history_add_line(&h, line, (unsigned) i + 1), 0);
+                        t += 100;
+                }
+                ck_assert_int_eq(check_meta(&h, 0, diag()), CHECK_VALID);
+                history_done(&h);
+        }
+}
+END_TEST
+
 START_TEST(test_set) {
         ck_assert_int_eq(set("1 add s a 10 20 ok\n"
                              "2 add s b 10 20 info\n"
@@ -389,6 +553,10 @@ static Suite *chaos_check_suite(void) {
                 { "register-cas", test_register_cas },
                 { "register-random-model", test_register_random_model },
                 { "register-budget", test_register_budget },
+                { "register-empty", test_register_empty },
+                { "meta-valid", test_meta_valid },
+                { "meta-stale", test_meta_stale },
+                { "meta-random-model", test_meta_random_model },
                 { "set-lost-writes", test_set },
                 { "lock-valid", test_lock_valid },
                 { "lock-overlap", test_lock_overlap },
