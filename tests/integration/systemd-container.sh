@@ -339,6 +339,8 @@ check_unit() {
         f=$(wedge "$u") || fail "cannot freeze the processes of $u (cgroup v2 freezer)"
         FROZEN="$FROZEN $f"
         wait_for 10 frozen "$f" || fail "$u did not freeze"
+        echo "    frozen: $(cx sh -c "for p in \$(cat '$f/cgroup.procs'); do echo \$p \$(cat /proc/\$p/comm); done" |
+                tr '\n' ' ')"
         # A client now waits on the frozen daemon.
         cx sh -c "stat -f '$mnt' >/dev/null 2>&1 &"
         cx systemctl stop "$u" || true
