@@ -202,10 +202,17 @@ static int mounts_at(const char *mountpoint, MountEntry **ret, size_t *ret_n) {
         _cleanup_(fclosep) FILE *f = NULL;
         _cleanup_free_ char *line = NULL;
         _cleanup_free_ MountEntry *v = NULL;
-        char want[4096 * 4 + 1];
-        size_t size = 0, n = 0;
+        char want[4096 * 4 + 1], path[4096];
+        size_t size = 0, n = 0, len = strlen(mountpoint);
 
-        if (escape_mountpoint(mountpoint, want, sizeof want) < 0)
+        /* mountinfo has no trailing slash ("/mnt/raftfs/" is /mnt/raftfs) */
+        while (len > 1 && mountpoint[len - 1] == '/')
+                len--;
+        if (len >= sizeof path)
+                return -ENAMETOOLONG;
+        memcpy(path, mountpoint, len);
+        path[len] = '\0';
+        if (escape_mountpoint(path, want, sizeof want) < 0)
                 return -ENAMETOOLONG;
         f = fopen("/proc/self/mountinfo", "re");
         if (!f)

@@ -107,6 +107,14 @@ wait_for() {
 
 # ---- the container -----------------------------------------------------
 
+# The overlay shows only the root file system: a source or build tree on
+# another one is bound in read-only (one on / is writable in the overlay's
+# upper layer, which `make install` into a distcheck prefix needs).
+BINDS=""
+for d in "$top_srcdir" "$top_builddir"; do
+        [ "$(findmnt -n -o TARGET --target "$d")" = / ] || BINDS="$BINDS --bind-ro=$d"
+done
+
 log "booting systemd in a container (overlay of /, private network) in $T"
 cat >"$T/launch.sh" <<EOF
 set -e
@@ -131,7 +139,7 @@ mkdir -p "$T/c/root/etc/systemd/journald.conf.d"
 printf '[Journal]\nStorage=volatile\n' >"$T/c/root/etc/systemd/journald.conf.d/raftfs-test.conf"
 echo \$\$ >"$T/nspawn.pid"
 exec systemd-nspawn -q -D "$T/c/root" -M "raftfs-test-\$\$" --register=no --keep-unit \
-        --private-network --bind=/dev/fuse --bind-ro="$top_srcdir" --bind-ro="$top_builddir" \
+        --private-network --bind=/dev/fuse $BINDS \
         -b -- systemd.unit=raftfs-test.target
 EOF
 mkdir "$T/c"
