@@ -325,8 +325,8 @@ check_unit() {
         prio=$(prio_of "$c" "Detached the stale mount")
         [ "$prio" = 5 ] || fail "'Detached the stale mount' has PRIORITY=$prio, not 5 (notice)"
 
-        log "$u: SIGSTOP with WatchdogSec=2s"
-        dropin "$u" watchdog $'WatchdogSec=2s\nTimeoutAbortSec=5s\nLimitCORE=0'
+        log "$u: SIGSTOP with WatchdogSec=3s"
+        dropin "$u" watchdog $'WatchdogSec=3s\nTimeoutAbortSec=5s\nLimitCORE=0'
         cx systemctl restart "$u" || fail "restart $u with the watchdog drop-in"
         pid=$(main_pid "$u"); r0=$(n_restarts "$u")
         sleep 3         # pings arrive: no restart while it runs
