@@ -49,6 +49,10 @@ INIT=""
 FROZEN=""
 CX_TIMEOUT=120
 
+# awk: sets t to the index of the file system type in a mountinfo line
+# (after the optional fields, which end with "-")
+FSTYPE_AWK='{ for (t = 7; t < NF && $t != "-"; t++) ; t++ }'
+
 # Runs a command inside the container (all of its namespaces).
 PATH_IN=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 cx() { timeout "$CX_TIMEOUT" nsenter -t "$INIT" -a env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
@@ -73,10 +77,19 @@ cleanup() {
         # Thaw what we froze: frozen tasks would outlive the container.
         if [ -n "$INIT" ] && [ -d "/proc/$INIT" ]; then
                 for f in $FROZEN; do CX_TIMEOUT=20 cx sh -c "echo 0 > '$f/cgroup.freeze'" 2>/dev/null || true; done
-                # Detach every raftfs mount first: a wedged one would keep
-                # its processes (and the namespace) alive.
-                CX_TIMEOUT=20 cx sh -c 'for m in $(awk "\$9 ~ /^fuse/ { print \$5 }" /proc/self/mountinfo); do
-                        umount -l "$m"; done' >/dev/null 2>&1 || true
+                # Abort and detach every raftfs mount of the container first:
+                # a daemon wedged on its own mount would outlive the
+                # container's PID namespace. Only connections listed in the
+                # container's mount table are touched.
+                CX_TIMEOUT=20 cx env FSTYPE_AWK="$FSTYPE_AWK" sh -c 'd=$(mktemp -d) && mount -t fusectl fusectl "$d" || exit 0
+                        for c in $(awk "$FSTYPE_AWK \$t == \"fuse.raftfs\" { sub(/^0:/, \"\", \$3); print \$3 }" \
+                                        /proc/self/mountinfo); do
+                                echo 1 > "$d/$c/abort"
+                        done
+                        umount "$d"; rmdir "$d"
+                        for m in $(awk "$FSTYPE_AWK \$t == \"fuse.raftfs\" { print \$5 }" /proc/self/mountinfo); do
+                                umount -l "$m"
+                        done' >/dev/null 2>&1 || true
                 CX_TIMEOUT=20 cx systemctl --no-block poweroff >/dev/null 2>&1 || true
                 for _ in $(seq 100); do [ -d "/proc/$NSPAWN_PID" ] || break; sleep 0.2; done
         fi
@@ -191,7 +204,9 @@ main_pid() { cx systemctl show -P MainPID "$1"; }
 n_restarts() { cx systemctl show -P NRestarts "$1"; }
 is_active() { [ "$(cx systemctl is-active "$1")" = active ]; }
 # raftfs mounts at a mountpoint, from the container's mount table
-n_mounts() { cx awk -v m="$1" '$5 == m && $9 == "fuse.raftfs" { n++ } END { print n + 0 }' /proc/self/mountinfo; }
+n_mounts() {
+        cx awk -v m="$1" "$FSTYPE_AWK"' $5 == m && $t == "fuse.raftfs" { n++ } END { print n + 0 }' /proc/self/mountinfo
+}
 cursor() { cx journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p'; }
 # Entries after CURSOR as JSON, one per line. Filtered here rather than
 # with journalctl matches: journalctl 252 skips the first matching entry
