@@ -102,6 +102,12 @@ cleanup() {
                 kill -KILL "$LAUNCH_PID" 2>/dev/null || true
                 wait "$LAUNCH_PID" 2>/dev/null || true
         fi
+        # The cgroups made for the container, deepest first (empty now).
+        if [ -f "$T/cgroups" ]; then
+                while read -r f; do
+                        find "$f" -depth -type d -exec rmdir {} + 2>/dev/null || true
+                done <"$T/cgroups"
+        fi
         if [ -n "${RAFTFS_KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
         exit $rc
 }
@@ -137,6 +143,21 @@ mount --make-rprivate /
 mount -t tmpfs -o mode=0755 tmpfs "$T/c"
 mkdir "$T/c/upper" "$T/c/work" "$T/c/root"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$T/c/upper,workdir=$T/c/work" "$T/c/root"
+# A cgroup of our own in each hierarchy systemd-nspawn uses: with
+# --keep-unit it puts the container under the cgroup it was started in, and
+# two containers started from the same one (ours and another test's) would
+# share its payload/ and supervisor/ subtrees.
+cgroups=\$(cat /proc/self/cgroup)  # read once: it changes as we move
+while IFS=: read -r _ ctrl path; do
+        case \$ctrl in
+        "") base=\$(findmnt -n -t cgroup2 -o TARGET | head -n 1) ;;
+        name=systemd) base=\$(findmnt -n -t cgroup -o TARGET,OPTIONS | awk '\$2 ~ /name=systemd/ { print \$1; exit }') ;;
+        *) continue ;;
+        esac
+        [ -n "\$base" ] || continue
+        d=\$base\${path%/}/raftfs-test-\$\$
+        { mkdir "\$d" && echo "\$d" >>"$T/cgroups" && echo \$\$ >"\$d/cgroup.procs"; } || true
+done <<<"\$cgroups"
 if [ -d /run/systemd/nspawn ]; then mount -t tmpfs tmpfs /run/systemd/nspawn
 elif [ -d /run/systemd ]; then mount -t tmpfs tmpfs /run/systemd
 fi
