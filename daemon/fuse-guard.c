@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,8 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+extern char **environ;
 
 #define GUARD_SIGNAL SIGUSR2
 
@@ -499,6 +502,28 @@ static int connection_abort(Fusectl *c, unsigned conn) {
         return r;
 }
 
+/* umount2(MNT_DETACH) as root; without CAP_SYS_ADMIN (a daemon that
+ * mounted through fusermount3 as its user), `fusermount3 -u -z`, which
+ * lets the mount's owner do the same. */
+static int detach(const char *mountpoint) {
+        char *argv[] = { (char *) "fusermount3", (char *) "-u", (char *) "-z", (char *) "--",
+                         (char *) mountpoint, NULL };
+        int status;
+        pid_t pid;
+
+        if (umount2(mountpoint, MNT_DETACH) >= 0)
+                return 0;
+        if (errno != EPERM)
+                return -errno;
+        int r = posix_spawnp(&pid, "fusermount3", NULL, NULL, argv, environ);
+        if (r != 0)
+                return -EPERM;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
+}
+
 /* One round: detaches the top mount at mountpoint if it is a stale raftfs
  * mount. 1 when it detached one, 0 when none is left, negative errno. */
 static int clean_one(const char *mountpoint, Owner owner, Fusectl *ctl) {
@@ -528,8 +553,9 @@ static int clean_one(const char *mountpoint, Owner owner, Fusectl *ctl) {
         if (r < 0)
                 log_warning_errno(r, "Cannot abort FUSE connection %u through fusectl (%m), detaching anyway.",
                                   top->minor);
-        if (umount2(mountpoint, MNT_DETACH) < 0)
-                return log_error_errno(-errno, "Failed to detach the stale mount at %s: %m", mountpoint);
+        r = detach(mountpoint);
+        if (r < 0)
+                return log_error_errno(r, "Failed to detach the stale mount at %s: %m", mountpoint);
         log_notice("Detached the stale mount at %s (FUSE connection %u; its daemon is gone).", mountpoint,
                    top->minor);
         return 1;

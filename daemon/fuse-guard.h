@@ -31,8 +31,9 @@ void fuse_guard_stop(pid_t pid);
  * aborted through the FUSE control file system (mounted when needed) and
  * detached with umount2(MNT_DETACH), from the top of a stack of mounts down,
  * until none is left. Never touches a mount while a live process holds the
- * lock, or one that answers statfs(). Needs CAP_SYS_ADMIN when there is
- * something to detach; does not create the mountpoint.
+ * lock, or one that answers statfs(). Detaching needs CAP_SYS_ADMIN, or
+ * fusermount3 and the mount's owner; aborting needs root (without it the
+ * mount is only detached). Does not create the mountpoint.
  * 0 when no raftfs mount is left at mountpoint; -EBUSY (logged) when a live
  * daemon's mount is there or another file system covers one; other negative
  * errno (logged) on failure. */
