@@ -27,6 +27,7 @@
 
 #include "daemon/conf.h"
 #include "daemon/control.h"
+#include "daemon/fuse-guard.h"
 #include "daemon/host.h"
 #include "daemon/metrics.h"
 #include "daemon/mount.h"
@@ -77,8 +78,10 @@ static void help(void) {
                "  -t, --test-config   Check the configuration file, report errors and exit\n"
                "      --dump-config   Print the effective configuration (defaults included)\n"
                "                      and exit\n"
-               "      --clean-mount   Detach a stale mount (left by a killed daemon) at the\n"
-               "                      configured mountpoint and exit (for ExecStopPost=)\n"
+               "      --clean-mount   Abort and detach every stale mount (its daemon is gone)\n"
+               "                      at the configured mountpoint and exit; refuses while\n"
+               "                      a daemon of this configuration runs (for\n"
+               "                      ExecStartPre= and ExecStopPost=)\n"
                "      --restore SNAPSHOT  Seed the empty data_dir from a file made by\n"
                "                      'raftfsctl snapshot save' (a new cluster of the\n"
                "                      initial_members) and exit\n"
@@ -347,6 +350,11 @@ static int daemon_setup(Daemon *d) {
 
         if (d->conf->mount) {
                 (void) host_check_fuse_timeouts();
+                /* Before anything stat()s the mountpoint: a dead mount is
+                 * found from mountinfo and detached, never mounted over. */
+                r = fuse_guard_clean_stale(d->conf->mountpoint, d->conf->data_dir);
+                if (r < 0)
+                        return r;
                 r = host_prepare_mountpoint(d->conf->mountpoint);
                 if (r < 0)
                         return r;
@@ -410,7 +418,10 @@ int main(int argc, char **argv) {
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
         if (args.clean_mount) {
-                r = d.conf->mount ? host_prepare_mountpoint(d.conf->mountpoint) : 0;
+                r = 0;
+                if (d.conf->mount)
+                        r = fuse_guard_clean_stale(d.conf->mountpoint, d.conf->data_dir) ?:
+                            host_prepare_mountpoint(d.conf->mountpoint);
                 conf_free(d.conf);
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }

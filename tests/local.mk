@@ -16,3 +16,8 @@ endif
 # Hardening flags verified on the linked binaries (runs after they are built).
 dist_check_SCRIPTS += tests/check-hardening.sh
 TESTS += tests/check-hardening.sh
+
+# raftfsd.service under a real systemd (PID 1 in a systemd-nspawn container
+# on an overlay of /): start, reload, stop, restarts, watchdog, stop timeout.
+TESTS += tests/integration/systemd-container.sh
+dist_check_SCRIPTS += tests/integration/systemd-container.sh
