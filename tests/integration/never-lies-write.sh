@@ -8,7 +8,10 @@
 # handle opened with O_TRUNC before the cut and written after it): set up the
 # initial state through a mount, wait until every node shows it, SIGSTOP the
 # daemons of the two other nodes, wait until the remaining (minority) node
-# knows it has no quorum, run the mutation on its mount, SIGCONT the others,
+# knows it has no quorum, run the mutation on its mount, SIGCONT the others
+# one by one (the old leader first when the minority node is a follower; the
+# minority node has a quorum again before the second resumes: this order
+# gives a late commit of anything still queued or in the log every chance),
 # wait for a leader and for every node to be caught up, then watch the state
 # on all three mounts for a while. The whole set runs twice: with the
 # minority node the old leader (leadership transferred to it first) and with
@@ -173,7 +176,7 @@ follower_pick=0
 
 # run_case ROLE MUTATION
 run_case() {
-        local role=$1 mut=$2 dir target l others n rc err t0 ms final verdict allowed seen deadline ok tc
+        local role=$1 mut=$2 dir target l others n rc err t0 ms final verdict allowed seen deadline ok tc first
         case_no=$((case_no + 1))
         tc=$(now_ms)
         dir=c$case_no-$role-$mut
@@ -199,6 +202,13 @@ run_case() {
                 is_leader "$target" && fail "$target leads, expected a follower"
         fi
         others=$(others_of "$target")
+        # resume order: the old leader first when the minority node is a
+        # follower (it leads again and the minority's queued proposals, if
+        # any, reach it), else either follower; the minority node has a
+        # quorum again before the last one resumes
+        l=$(leader_among $nodes)
+        first=$(others_of "$target" | cut -d' ' -f1)
+        [ "$l" = "$target" ] || first=$l
         echo "    minority node $target ($(json_field "$target" role)), stopping $others (+$(($(now_ms) - tc)) ms)"
 
         if [ "$mut" = handle ]; then
@@ -225,6 +235,9 @@ run_case() {
         fi
         ms=$(($(now_ms) - t0))
         echo "    exit status $rc after $ms ms, stderr: $(tr '\n' ' ' <"$err")"
+        kill -CONT "$(pid_of "$first")"
+        wait_for 10 has_quorum "$target" || echo "    (note: $target has no quorum 10 s after $first resumed)"
+        echo "    resumed $first, $target has a quorum again; resuming the other"
         resume_all
 
         # the outcome, and what the state may be from now on
