@@ -210,17 +210,27 @@ declare -A KIND_COUNT
 
 failure() { FAILS=$((FAILS + 1)); echo "    FAILURE: $*"; }
 
+# new_mount DIR OLD-CONN: a FUSE mount other than connection OLD-CONN is
+# the top one at DIR (a stat of a dead mount's root may still succeed from
+# the kernel's attribute cache: mountpoint(1) alone cannot tell)
+new_mount() {
+        local c
+        c=$(conn_of "$1")
+        [ -n "$c" ] && [ "$c" != "$2" ] && mountpoint -q "$1"
+}
+
 # restart NODE: starts the daemon; sets T_MOUNT and T_READY (ms from start)
 # or returns 1 when it did not mount within 10 s
 restart() {
-        local n=$1 m t0 p
+        local n=$1 m t0 p old
         m=$(mnt "$n")
+        old=$(conn_of "$m")
         t0=$(now_ms)
         start_node "$n"
         p=$(pid_of "$n")
         T_MOUNT=""
         T_READY=""
-        if ! wait_for 10 sh -c "mountpoint -q '$m' && timeout 2 stat '$m'"; then
+        if ! wait_for 10 new_mount "$m" "$old"; then
                 return 1
         fi
         T_MOUNT=$(($(now_ms) - t0))
