@@ -13,9 +13,10 @@
 # mutation returns, every node observes, in parallel (observers forked before
 # the mutation, released through a FIFO): test -e of every name, stat
 # (lstat: type, mode, owner, size, nlink; %N reads a link's target with
-# readlink), readdir (the shell's glob) and getxattr (getfattr). This shell
-# also runs test -e on every node's mount at once, before the observers'
-# results come in. Everything is compared with a model of the directory kept
+# readlink), readdir (the shell's glob) and getxattr (getfattr). Before it
+# releases them, this shell itself looks at once with test(1) builtins (-e,
+# -L, -d, -f, -s, -O, -G, -x: existence, type, size > 0, owner and group 0,
+# an x bit). Everything is compared with a model of the directory kept
 # here; a difference is a stale observation (printed: round, node, op,
 # expected, seen); the node is then given 10 s to converge (a node that never
 # does fails at once) and the run goes on. Any stale observation fails the
@@ -95,7 +96,6 @@ expected() {
         done
         EXP="$ex"$'\n'"--"$'\n'"$st--"$'\n'"$names--"$'\n'"$xa"
         while [ "${EXP%$'\n'}" != "$EXP" ]; do EXP=${EXP%$'\n'}; done
-        QUICK_EXP=${ex% }
 }
 
 # observe_body DIR: the observation (runs in a subshell; output to a file)
@@ -138,18 +138,64 @@ wait_observers() {
         wait "$wd" 2>/dev/null || true
         return $rc
 }
-# quick_exist NODE...: test -e/-L of every name on those nodes' mounts, from
-# this shell (no fork: the earliest look after the mutation returned)
+# quick_look NODE...: right after the mutation returned, from this shell
+# (builtins, no fork: the earliest look), on those nodes' mounts, per name:
+# absent (-), symlink (l), directory (d) or file (f), and for the latter
+# size > 0 (s, -s), uid 0 (O, -O), gid 0 (G, -G), any x bit (x, -x as root)
 declare -A QUICK
-quick_exist() {
-        local n k line
+quick_look() {
+        local n k p line s
         for n in "$@"; do
                 line=""
                 for k in $NAMES; do
-                        if [ -e "${MNT[$n]}/m/$k" ] || [ -L "${MNT[$n]}/m/$k" ]; then line="$line$k+ "; else line="$line$k- "; fi
+                        p=${MNT[$n]}/m/$k
+                        if [ -L "$p" ]; then
+                                s=l
+                        elif [ -d "$p" ]; then
+                                s=d
+                                if [ -O "$p" ]; then s=${s}O; fi
+                                if [ -G "$p" ]; then s=${s}G; fi
+                        elif [ -f "$p" ]; then
+                                s=f
+                                if [ -s "$p" ]; then s=${s}s; fi
+                                if [ -O "$p" ]; then s=${s}O; fi
+                                if [ -G "$p" ]; then s=${s}G; fi
+                                if [ -x "$p" ]; then s=${s}x; fi
+                        elif [ -e "$p" ]; then
+                                s="?"
+                        else
+                                s=-
+                        fi
+                        line="$line $k$s"
                 done
-                QUICK[$n]=${line% }
+                QUICK[$n]=${line# }
         done
+}
+# quick_expected: what quick_look shows, from the model, in QUICK_EXP
+quick_expected() {
+        local k id s
+        QUICK_EXP=""
+        for k in $NAMES; do
+                id=${ENT[$k]:-}
+                if [ -z "$id" ]; then
+                        s=-
+                else
+                        case ${TYPE[$id]} in
+                        l) s=l ;;
+                        d) s=d ;;
+                        f) s=f; if [ "${SIZE[$id]}" != 0 ]; then s=${s}s; fi ;;
+                        esac
+                        if [ "${TYPE[$id]}" != l ]; then
+                                if [ "${OWNER[$id]%%:*}" = 0 ]; then s=${s}O; fi
+                                if [ "${OWNER[$id]##*:}" = 0 ]; then s=${s}G; fi
+                        fi
+                        if [ "${TYPE[$id]}" = f ]; then
+                                case ${MODE[$id]} in *[1357]*) s=${s}x ;; esac
+                        fi
+                fi
+                QUICK_EXP="$QUICK_EXP $k$s"
+        done
+        QUICK_EXP=${QUICK_EXP# }
 }
 
 # candidates KIND...: names in CAND matching one of the kinds (absent, f, d,
@@ -330,7 +376,7 @@ report() {
 check() {
         local round=$1 n seen running="" i
         for n in $nodes; do [ "$n" = "$FROZEN" ] || running="$running $n"; done
-        quick_exist $running
+        quick_look $running
         for n in $nodes; do echo go >"$T/go.$n"; done
         if [ -n "$FROZEN" ]; then
                 # until the frozen node's observer has stated the names (it
@@ -343,10 +389,11 @@ check() {
         fi
         wait_observers $nodes || true
         expected
+        quick_expected
         STALE_HERE=0
         for n in $running; do
                 [ "${QUICK[$n]}" = "$QUICK_EXP" ] ||
-                        report "$round" "$n" "$OP" "test -e at once: $QUICK_EXP" "test -e at once: ${QUICK[$n]}"
+                        report "$round" "$n" "$OP" "at once: $QUICK_EXP" "at once: ${QUICK[$n]}"
         done
         for n in $nodes; do
                 seen=$(<"$T/obs.$n")
