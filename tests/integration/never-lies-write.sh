@@ -113,15 +113,18 @@ final_of() {
         mkdir) echo "f='old|' other='other|' d=dir" ;;
         esac
 }
+# Paths are absolute ($D, the case's directory on the minority mount), as a
+# user types them: a `cd` into the mount is a read, which fails with EIO
+# without a quorum before the change is even tried.
 command_of() {
         case $1 in
-        trunc) echo 'echo new > f' ;;
-        append) echo 'echo more >> f' ;;
-        truncate) echo 'truncate -s 0 f' ;;
-        mv) echo 'mv other f' ;;
-        rm) echo 'rm f' ;;
-        mkdir) echo 'mkdir d' ;;
-        handle) echo 'exec 7>f (before the cut); echo new >&7; exec 7>&-' ;;
+        trunc) echo 'echo new > "$D/f"' ;;
+        append) echo 'echo more >> "$D/f"' ;;
+        truncate) echo 'truncate -s 0 "$D/f"' ;;
+        mv) echo 'mv "$D/other" "$D/f"' ;;
+        rm) echo 'rm "$D/f"' ;;
+        mkdir) echo 'mkdir "$D/d"' ;;
+        handle) echo 'exec 7>"$D/f" (before the cut); echo new >&7; exec 7>&-' ;;
         esac
 }
 # bash's builtin redirections ignore close() errors: their success does not
@@ -231,7 +234,7 @@ run_case() {
                 exec 7>&-
         else
                 rc=0
-                (cd "$(mnt "$target")/$dir" && exec timeout -k 5 30 bash -c "$(command_of "$mut")") 2>"$err" || rc=$?
+                D="$(mnt "$target")/$dir" timeout -k 5 30 bash -c "$(command_of "$mut")" 2>"$err" || rc=$?
         fi
         ms=$(($(now_ms) - t0))
         echo "    exit status $rc after $ms ms, stderr: $(tr '\n' ' ' <"$err")"
