@@ -182,6 +182,7 @@ static KInode *kinode_ref(FuseFs *fs, uint64_t parent, const char *name, const s
         k->lookup_index = tree_applied_index(fs_tree(fs));
         kattr_set(&k->attr, st);
         k->removed = false;
+        k->unverified = false;
         return k;
 }
 

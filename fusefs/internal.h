@@ -159,6 +159,9 @@ typedef struct KInode {
         KAttr attr;             /* last attributes the kernel got (tombstone data) */
         KExtra *extra;          /* NULL until needed */
         bool removed;           /* the tree no longer has it */
+        bool unverified;        /* the kernel's last entry for it came from the
+                                 * replica without a barrier (caller.c): a
+                                 * write-only open must then check it first */
 } KInode;
 
 /* k's KExtra, allocated on first use; NULL on allocation failure. */

@@ -45,6 +45,11 @@ static void lookup_resume(Op *op, int r, uint64_t index, const TreeResult *res) 
                         struct fuse_entry_param e = { .ino = a.ino, .generation = a.generation };
                         attr_to_stat(&a, &e.attr);
                         reply_entry_param(fs, OP_LOOKUP, op->req, op->ino, &e);
+                        /* The replica may be behind: the name may lead to
+                         * a file another node has replaced since. */
+                        KInode *k = kinode_get(fs, a.ino);
+                        if (k)
+                                k->unverified = true;
                 }
         } else {
                 r = tree_lookup(fs_tree(fs), op->ino, op->name, &a);
