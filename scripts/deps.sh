@@ -35,6 +35,10 @@ packages=(
         psmisc procps
         # tests/unit/test-man-lint.sh: mandoc -Tlint and groff -man -ww
         mandoc groff-base
+        # editors the fusefs tests run on a mount (test-fusefs tools case,
+        # fusefs-cluster.sh): vim (the vim package: vim-tiny has no `vim`)
+        # and ed
+        vim ed
         # notify.sh and the fusefs tests use python3; fusefs-conformance.sh
         # runs CPython's own file-system regression tests
         python3 libpython3.11-testsuite

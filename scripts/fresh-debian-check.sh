@@ -109,6 +109,15 @@ echo "fresh-debian-check: root $root"
 nspawn=(systemd-nspawn -q -D "$root" --register=no --keep-unit
         --bind=/dev/fuse --capability=all --chdir=/root/raftfs
         --setenv=HOME=/root --setenv=LANG=C.UTF-8)
+# The fuse control file system, as systemd mounts it on a real machine
+# (sys-fs-fuse-connections.mount); raftfsd aborts its own dead or wedged
+# connection through it. It is one instance per kernel, so the host's is the
+# one the container would mount.
+if mountpoint -q /sys/fs/fuse/connections; then
+        nspawn+=(--bind=/sys/fs/fuse/connections)
+else
+        echo "fresh-debian-check: warning: /sys/fs/fuse/connections is not mounted on this host (mount -t fusectl fusectl /sys/fs/fuse/connections)" >&2
+fi
 
 steps() {
         local rc=0 t0=$SECONDS t1
