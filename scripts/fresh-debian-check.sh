@@ -28,6 +28,9 @@
 #
 # Needs root, debootstrap and systemd-nspawn (systemd-container) on the host.
 set -euo pipefail
+# The whole script is one compound command, read before it runs: editing
+# this file (git checkout, rebase) during a run cannot change the run.
+{
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=/var/tmp/raftfs-fresh
@@ -151,3 +154,4 @@ else
         echo "fresh-debian-check: log in $run/test.log"
 fi
 exit "$status"
+}
