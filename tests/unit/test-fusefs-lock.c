@@ -100,11 +100,18 @@ static int child_posix_hold(const char *path, int wfd) {
         struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
         if (fd < 0 || fd2 < 0 || fcntl(fd, F_SETLKW, &l) < 0)
                 return 10;
+        /* Ready for SIGUSR1 before saying 'L' (the parent sends it as soon
+         * as it has read that), and no window between the check and the
+         * wait (sigsuspend). */
+        sigset_t usr1, old;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &usr1, &old);
+        signal(SIGUSR1, on_sigint);
         say(wfd, 'L');
         /* Closing ANY descriptor of the file drops the process's locks. */
-        signal(SIGUSR1, on_sigint);
         while (!got_signal)
-                pause();
+                sigsuspend(&old);
         close(fd2);
         say(wfd, 'C');
         pause();
