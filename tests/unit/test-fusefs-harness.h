@@ -27,7 +27,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +101,8 @@ typedef struct Srv {
         int start_error;
         char dir[64];
         char mnt[128];
+        unsigned conn;                  /* fusectl connection number (minor of st_dev) */
+        pid_t reaper;                   /* srv_reaper_start() */
 } Srv;
 
 static Srv *srv_global;
@@ -421,8 +425,45 @@ static void srv_skip_unless_possible(void) {
         }
 }
 
+/* Check ends a failed test with _exit() while the mount is up. The exit
+ * closes the files the test still had open on the mount, and flushing them
+ * waits for the server thread, which the exit has already stopped; the lock
+ * children forked by the test hold a copy of /dev/fuse, so the connection is
+ * not aborted either. The test process never ends and its failure is never
+ * reported (the soak found tests/unit/test-fusefs-lock stuck like this).
+ * A small reaper process, outside the test's process group (Check kills
+ * that group on a timeout), waits for the test thread to die
+ * (PR_SET_PDEATHSIG) and then aborts the connection through fusectl, which
+ * turns every such wait into ENOTCONN. srv_stop() ends it. The child only
+ * makes async-signal-safe calls: the test process has threads. */
+static pid_t srv_reaper_start(unsigned conn) {
+        pid_t parent = getpid(), pid;
+        char path[64];
+        sigset_t set;
+        int sig, fd;
+
+        snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort", conn);
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        pid = fork();
+        if (pid != 0)
+                return pid;
+        (void) setpgid(0, 0);
+        (void) sigprocmask(SIG_BLOCK, &set, NULL);
+        (void) close_range(3, ~0U, 0);  /* /dev/fuse above all */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+                _exit(1);
+        if (getppid() == parent)
+                (void) sigwait(&set, &sig);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0)
+                (void) !write(fd, "1", 1);
+        _exit(0);
+}
+
 /* Mounts. opts may be NULL; tweak takes the options before the start. */
 static Srv *srv_start(const FuseFsOptions *opts) {
+        struct stat st;
         Srv *s = calloc(1, sizeof(Srv));
         ck_assert_ptr_nonnull(s);
         strcpy(s->dir, "/tmp/test-fusefs-XXXXXX");
@@ -453,10 +494,16 @@ static Srv *srv_start(const FuseFsOptions *opts) {
                 rmdir(s->dir);
                 ck_abort_msg("mount failed");
         }
+        ck_assert_int_eq(stat(s->mnt, &st), 0);
+        s->conn = minor(st.st_dev);
+        s->reaper = srv_reaper_start(s->conn);
+        ck_assert_int_gt(s->reaper, 0);
         return s;
 }
 
 static void srv_stop(Srv *s) {
+        kill(s->reaper, SIGKILL);
+        (void) waitpid(s->reaper, NULL, 0);
         srv_call(s, srv_exit_fn, NULL);
         pthread_join(s->thread, NULL);
         (void) umount2(s->mnt, MNT_DETACH);
