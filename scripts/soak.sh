@@ -23,9 +23,13 @@
 # ASan, 100 for TSan), CK_TIMEOUT_MULTIPLIER (default 1 for ASan, 4 for TSan),
 # SOAK_SEED (use this seed for the first run instead of a random one, e.g. to
 # replay a whole run), SOAK_SUITES (space-separated names such as
-# "test-store fuzz-codec run-sim": only these).
+# "test-store fuzz-codec run-sim": only these), SOAK_SUITE_TIMEOUT (seconds
+# one suite may take before it counts as hung and fails; default 1800).
+# TREE_MODEL_STEPS, TREE_LOCK_STEPS and FUZZ_MUTATIONS shorten or lengthen
+# the randomised suites as usual; when set they appear in the replay command.
 # Results go to BUILDDIR/soak/ (one directory per run; the logs of passing
-# runs are removed, a failing run's are kept).
+# runs are removed, a failing run's are kept; times.log has every suite's
+# duration).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -111,6 +115,10 @@ suite_env() {
              "top_srcdir=$top top_builddir=$dir" \
              "TEST_SEED=$seed TREE_LOCK_SEED=$seed TREE_MODEL_SEED=$seed FUZZ_SEED=$seed" \
              "RAFTSIM_FROM=$seed RAFTSIM_SEEDS=$simseeds"
+        local v
+        for v in TREE_MODEL_STEPS TREE_LOCK_STEPS FUZZ_MUTATIONS; do
+                [ -z "${!v:-}" ] || echo "$v=${!v}"
+        done
         case $mode in
         asan) echo "ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" ;;
         tsan) echo "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:exitcode=66:suppressions=$top/tests/tsan.supp" ;;
@@ -126,12 +134,16 @@ suite_cmd() {
         fi
 }
 
-# Runs one suite; 0 passed or skipped (exit 77), else its exit status.
+# Runs one suite; 0 passed or skipped (exit 77), else its exit status
+# (124 or 137: it hung past SOAK_SUITE_TIMEOUT).
 run_suite() {
-        local mode=$1 dir=$2 seed=$3 suite=$4 log=$5 rc=0
+        local mode=$1 dir=$2 seed=$3 suite=$4 log=$5 rc=0 t0
+        t0=$(date +%s)
         # shellcheck disable=SC2046  # word splitting of NAME=VALUE is intended
-        (cd "$dir" && env $(suite_env "$mode" "$dir" "$seed") "${norandom[@]}" $(suite_cmd "$suite")) \
+        (cd "$dir" && timeout -k 30 "${SOAK_SUITE_TIMEOUT:-1800}" \
+                env $(suite_env "$mode" "$dir" "$seed") "${norandom[@]}" $(suite_cmd "$suite")) \
                 >"$log" 2>&1 || rc=$?
+        echo "$seed ${suite##*/} $(($(date +%s) - t0)) s, exit $rc" >>"$dir/soak/times.log"
         [ $rc -eq 77 ] && rc=0
         return $rc
 }
