@@ -499,7 +499,9 @@ START_TEST(test_fsync_fail_meta_snapshot) {
                 ck_assert_int_eq(store_save_hard_state(s, &hs, 0), 0);
                 rec.submitted++;
                 RaftSnapshotMeta m = { .index = 10, .term = 1 };
-                /* the helper may already have failed on the meta write */
+                /* the helper may already have failed on the meta write: 0
+                 * (the store owns data now, whether or not it is ever
+                 * written) or the error (data is still ours), never both */
                 int r = store_save_snapshot(s, &m, data, 1000, 0);
                 if (r == 0)
                         rec.submitted++;
