@@ -48,7 +48,11 @@ static Op *op_add(Submission *sub, OpType type, uint64_t seg, uint64_t offset) {
         return op;
 }
 
-/* Hands a fully planned submission to the helper thread. */
+/* Hands a fully planned submission to the helper thread. Cannot fail, and
+ * ownership of sub moves (writer_submit()): the public call has changed the
+ * view already, so from here on it reports success. If the helper failed
+ * after view_check_usable(), the submission is dropped unacknowledged like
+ * any other the failure overtook, and the FAILED completion follows. */
 static int enqueue(Store *s, Submission *sub, uint64_t mark) {
         Mark m = { .seq = s->next_seq++, .value = mark };
         int r;
@@ -58,7 +62,8 @@ static int enqueue(Store *s, Submission *sub, uint64_t mark) {
         r = deq_push(&s->marks, &m);
         assert(r == 0);
         s->pending_bytes += sub->bytes;
-        return writer_submit(s, sub);
+        writer_submit(s, sub);
+        return 0;
 }
 
 static void view_delete_segment(Store *s, Submission *sub, size_t i) {

@@ -7,7 +7,20 @@
  *    log is exact at all times without asking the helper;
  *  - the helper thread (writer.c) owns the Writer fields marked "helper" and
  *    only executes the planned operations, in order.
- * They share the queue, the done list, `stop` and `failed` under `lock`. */
+ * They share the queue, the done list, `stop` and `failed` under `lock`.
+ *
+ * Ownership of a Submission (and of everything it points to: ops, records,
+ * the conf copy, the caller's snapshot data):
+ *  - plan.c builds it; until writer_submit() it belongs to the loop, and an
+ *    error before that point frees it there, except snap_data, which stays
+ *    the caller's (it is attached only right before writer_submit());
+ *  - writer_submit() always takes it over, also when the helper has failed
+ *    (it is then freed at once, like any submission a failure drops);
+ *  - in the queue and in a group it belongs to the helper, which frees it
+ *    when the store fails (op_snapshot() frees snap_data as soon as it is
+ *    written, to bound memory);
+ *  - on the done list it belongs to whoever takes it with
+ *    writer_take_done(): store_dispatch_completions() or store_free(). */
 #pragma once
 
 #include <assert.h>
@@ -66,6 +79,9 @@ typedef struct Writer {
         bool stop;                      /* shared */
         _Atomic int failed;             /* shared: 0 or the first error; set under lock */
         _Atomic uint64_t busy_since_usec; /* helper writes, anyone reads */
+        Submission *fail_notice;        /* the FAILED notice, allocated up front so that
+                                         * posting it cannot fail; fail() takes it
+                                         * under `lock`, writer_done() frees it if unused */
         int event_fd;                   /* written by the helper, read by the loop */
         pthread_t thread;               /* loop */
         bool started;                   /* loop */
@@ -169,10 +185,17 @@ int snapshot_file_verify_data(const SnapshotFile *f);
 void snapshot_file_done(SnapshotFile *f);
 
 /* writer.c */
+/* Allocates the failure notice and starts the helper: 0, -ENOMEM, or the
+ * error of pthread_create(). */
 int writer_start(Store *s);
+/* Waits for the queue to drain (or the store to fail), joins the helper. */
 void writer_stop(Store *s);
-/* Queues sub (ownership moves); -errno when the helper failed (sub freed). */
-int writer_submit(Store *s, Submission *sub);
+/* Frees what writer_start() allocated; after writer_stop(). */
+void writer_done(Store *s);
+/* Queues sub. Cannot fail: ownership of sub always moves to the store. When
+ * the helper has failed meanwhile, sub is freed at once and never
+ * acknowledged (see above). */
+void writer_submit(Store *s, Submission *sub);
 /* Moves the done list to `into` (the loop then owns those Submissions). */
 void writer_take_done(Store *s, List *into);
 int writer_failed(Store *s);

@@ -333,6 +333,7 @@ Store *store_free(Store *s) {
         if (!s)
                 return NULL;
         writer_stop(s);
+        writer_done(s);
         writer_take_done(s, &done);
         while ((n = list_first(&done))) {
                 list_remove(n);

@@ -31,6 +31,24 @@
  * page cache may no longer say what the disk holds. The caller must exit;
  * recovery on the next start decides what survived.
  *
+ * Ownership (the project rule: ownership moves only when a call succeeds).
+ *  - A call that returns an error has changed nothing and taken nothing: every
+ *    buffer passed in is still the caller's, whatever the helper thread is
+ *    doing. This holds for the "store already failed" error too.
+ *  - A call that returns 0 has taken what its contract says it takes (only
+ *    store_save_snapshot() takes a buffer: `data`), for good. The caller
+ *    must not touch it again, also when the submission is never
+ *    acknowledged: if the helper fails before it is durable (or had failed
+ *    an instant before it was queued), the store frees it and delivers
+ *    STORE_COMPLETION_FAILED instead of its completion.
+ *  - Buffers handed out (store_entries(), store_snapshot_load(), readers from
+ *    store_snapshot_open()) belong to the caller on success; on error the
+ *    ret_ parameters are not written. A StoreCompletion is valid only during
+ *    the handler call.
+ *  - Which thread frees a taken buffer (the helper on failure, the loop
+ *    after the completion, store_free() for what is left) is internal
+ *    (store-internal.h) and invisible to the caller.
+ *
  * Corruption. store_open() tells a crash from damage: an incomplete last
  * write (never acknowledged) is cut off; anything else that does not verify
  * (a CRC mismatch before the tail, a missing segment, segments that do not
@@ -171,7 +189,12 @@ RaftEntrySource store_entry_source(Store *s);
 /* ---- asynchronous writes (loop thread) ----------------------------------
  * Each call queues work and returns at once; `cookie` comes back in the
  * completion. All return -EIO (or the original error) once the store failed,
- * -ENOBUFS when pending_max_bytes would be exceeded (nothing queued). */
+ * -ENOBUFS when pending_max_bytes would be exceeded (nothing queued). On any
+ * error nothing was queued, the view is unchanged and the caller keeps every
+ * buffer it passed. 0 means queued: its completion, or a FAILED completion
+ * if the store fails first, will follow (a failure of the helper that races
+ * with the call does not turn its 0 into an error; the submission is then
+ * dropped unacknowledged like any other a failure overtakes). */
 
 /* Appends n >= 1 entries with consecutive indices. When entries[0].index <=
  * last index, the view's suffix from entries[0].index on is truncated first
@@ -194,9 +217,15 @@ int store_save_hard_state(Store *s, const RaftHardState *hs, uint64_t cookie);
  * holds meta->index with meta->term, the entries after it are kept (Raft
  * §7); otherwise the whole log is discarded and the next append must be
  * meta->index + 1. meta->index must be >= the current snapshot index (-EINVAL
- * otherwise). `meta` is copied; ownership of `data` (malloc'd, len bytes)
- * moves to the store on success only. The log view changes at once;
- * store_snapshot_open() gives the new snapshot once it is durable. */
+ * otherwise). `meta` is copied. `data` (malloc'd, len bytes; may be NULL
+ * when len is 0):
+ *   returns 0   the store owns it from now on and frees it (after writing
+ *               it, or when the store fails before it is written, or in
+ *               store_free()); the caller must neither free nor read it;
+ *   returns < 0 (-EINVAL, -ENOMEM, or the failed store's error) the
+ *               caller still owns it and must free it.
+ * The log view changes at once (on success only); store_snapshot_open()
+ * gives the new snapshot once it is durable. */
 int store_save_snapshot(Store *s, const RaftSnapshotMeta *meta, uint8_t *data, size_t len,
                         uint64_t cookie);
 

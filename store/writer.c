@@ -17,7 +17,14 @@
  *
  * Failure is sticky: on the first error the group is dropped unacknowledged,
  * one STORE_COMPLETION_FAILED notice is posted, and every later Submission is
- * discarded. An fsync error is never retried (see io.c). */
+ * discarded. An fsync error is never retried (see io.c).
+ *
+ * Ownership. A Submission belongs to the store from the moment
+ * writer_submit() is called: the helper frees it when it fails (with the
+ * whole group and the queue), and the loop frees it after its completion.
+ * writer_submit() cannot fail, so no caller ever has to ask who freed what.
+ * The failure notice is allocated in writer_start(), so posting it cannot
+ * fail either: the loop always learns of a failure through a completion. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -294,22 +301,22 @@ static void list_move_all(List *into, List *from) {
         }
 }
 
-/* Records the failure, drops the group and posts the one FAILED notice. */
+/* Records the failure, drops the group (and with it every buffer the
+ * Submissions own, snapshot data included: the store took them over when
+ * they were submitted) and posts the one FAILED notice. */
 static void fail(Store *s, List *group, int error) {
         Writer *w = &s->w;
-        Submission *notice = calloc(1, sizeof *notice);
+        Submission *notice;
 
         buf_clear(&w->stage);   /* never written: this group is not acknowledged */
         free_list(group);
         pthread_mutex_lock(&w->lock);
         atomic_store(&w->failed, error);
         free_list(&w->queue);
-        if (notice) {
-                list_init(&notice->node);
-                notice->type = STORE_COMPLETION_FAILED;
-                notice->error = error;
-                list_append(&w->done, &notice->node);
-        }
+        notice = TAKE_PTR(w->fail_notice);
+        assert(notice);         /* failure is sticky: fail() runs once */
+        notice->error = error;
+        list_append(&w->done, &notice->node);
         pthread_mutex_unlock(&w->lock);
         poke(s);
 }
@@ -370,6 +377,11 @@ int writer_start(Store *s) {
         int r;
 
         w->cur_fd = -1;
+        w->fail_notice = calloc(1, sizeof *w->fail_notice);
+        if (!w->fail_notice)
+                return -ENOMEM;
+        list_init(&w->fail_notice->node);
+        w->fail_notice->type = STORE_COMPLETION_FAILED;
         /* The helper must never run a signal handler meant for the loop. */
         sigfillset(&all);
         r = -pthread_sigmask(SIG_SETMASK, &all, &saved);
@@ -396,20 +408,30 @@ void writer_stop(Store *s) {
         w->started = false;
 }
 
-int writer_submit(Store *s, Submission *sub) {
+void writer_done(Store *s) {
+        s->w.fail_notice = submission_free(s->w.fail_notice);
+}
+
+/* The caller (plan.c) checked that the store had not failed before it
+ * changed the view; the helper may have failed since. Such a submission is
+ * treated exactly like one the helper accepted and then dropped when it
+ * failed: it is freed here, never acknowledged, and the FAILED completion
+ * already on its way tells the loop. Refusing it instead would leave the
+ * caller with an error after the view had changed, and with a buffer whose
+ * owner depends on a race (issue 16). */
+void writer_submit(Store *s, Submission *sub) {
         Writer *w = &s->w;
-        int r;
+        bool failed;
 
         pthread_mutex_lock(&w->lock);
-        r = atomic_load(&w->failed);
-        if (r >= 0) {
+        failed = atomic_load(&w->failed) < 0;
+        if (!failed) {
                 list_append(&w->queue, &sub->node);
                 pthread_cond_signal(&w->cond);
         }
         pthread_mutex_unlock(&w->lock);
-        if (r < 0)
+        if (failed)
                 submission_free(sub);
-        return r;
 }
 
 void writer_take_done(Store *s, List *into) {

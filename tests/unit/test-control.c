@@ -456,23 +456,28 @@ START_TEST(test_server_streams) {
         server_start();
         c = client();
 
-        /* the session watch reports at once; pings answer with the nonce */
+        /* the session watch reports at once; pings answer with the nonce.
+         * A watch that first reported NONE reports again when the session
+         * opens: wait for that, so that no event of stream 50 can arrive in
+         * the middle of the calls below (ctl_client_call() takes the next
+         * frame as its answer). */
         ck_assert_int_eq(ctl_put_empty(&b, CTL_REQ_SESSION_WATCH, 50), 0);
         ck_assert_int_eq(ctl_put_u64(&b, CTL_REQ_PING, 51, 1234), 0);
         ck_assert_int_eq(ctl_client_send(c, &b), 0);
-        for (int got = 0; got < 2;) {
+        for (bool pong = false, open = false; !pong || !open;) {
                 ck_assert_int_eq(ctl_client_read(c, 5000, &f), 1);
                 if (f.id == 50) {
                         ck_assert_uint_eq(f.type, CTL_EVT_SESSION);
                         ck_assert_int_eq(ctl_get_session(&f, NULL, &s), 0);
                         ck_assert(s.state == CTL_SESSION_NONE || s.state == CTL_SESSION_OK);
+                        open = s.state == CTL_SESSION_OK;
                 } else {
                         ck_assert_uint_eq(f.id, 51);
                         ck_assert_uint_eq(f.type, CTL_RESP_PONG);
                         ck_assert_int_eq(ctl_get_session(&f, &nonce, &s), 0);
                         ck_assert_uint_eq(nonce, 1234);
+                        pong = true;
                 }
-                got++;
         }
 
         /* watch paths are checked and normalised */

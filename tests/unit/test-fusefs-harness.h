@@ -27,8 +27,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
-#include <sys/sysmacros.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,6 +101,8 @@ typedef struct Srv {
         int start_error;
         char dir[64];
         char mnt[128];
+        unsigned conn;                  /* fusectl connection number (minor of st_dev) */
+        pid_t reaper;                   /* srv_reaper_start() */
 } Srv;
 
 static Srv *srv_global;
@@ -422,39 +425,45 @@ static void srv_skip_unless_possible(void) {
         }
 }
 
-/* Mounts. opts may be NULL; tweak takes the options before the start. */
-/* A failed assertion ends the test's child process with exit() while the
- * loop thread still serves the mount: closing the process's descriptors on
- * its own mount then sends FLUSH requests that nobody will answer, and the
- * process never finishes exiting (nor does `make check`). So at exit the
- * harness aborts the FUSE connection of a mount still up first (through
- * the fuse control file system, mounted if need be). */
-static unsigned srv_conn;       /* the mount's device minor: its connection */
+/* Check ends a failed test with _exit() while the mount is up. The exit
+ * closes the files the test still had open on the mount, and flushing them
+ * waits for the server thread, which the exit has already stopped; the lock
+ * children forked by the test hold a copy of /dev/fuse, so the connection is
+ * not aborted either. The test process never ends and its failure is never
+ * reported (the soak found tests/unit/test-fusefs-lock stuck like this).
+ * A small reaper process, outside the test's process group (Check kills
+ * that group on a timeout), waits for the test thread to die
+ * (PR_SET_PDEATHSIG) and then aborts the connection through fusectl, which
+ * turns every such wait into ENOTCONN. srv_stop() ends it. The child only
+ * makes async-signal-safe calls: the test process has threads. */
+static pid_t srv_reaper_start(unsigned conn) {
+        pid_t parent = getpid(), pid;
+        char path[64];
+        sigset_t set;
+        int sig, fd;
 
-static void srv_abort_at_exit(void) {
-        char p[96];
-        if (!srv_global || srv_conn == 0)
-                return;
-        snprintf(p, sizeof(p), "/sys/fs/fuse/connections/%u/abort", srv_conn);
-        if (access(p, F_OK) < 0)
-                (void) mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, NULL);
-        int fd = open(p, O_WRONLY | O_CLOEXEC);
-        if (fd >= 0) {
+        snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort", conn);
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        pid = fork();
+        if (pid != 0)
+                return pid;
+        (void) setpgid(0, 0);
+        (void) sigprocmask(SIG_BLOCK, &set, NULL);
+        (void) close_range(3, ~0U, 0);  /* /dev/fuse above all */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+                _exit(1);
+        if (getppid() == parent)
+                (void) sigwait(&set, &sig);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0)
                 (void) !write(fd, "1", 1);
-                close(fd);
-        }
+        _exit(0);
 }
 
-static void srv_watch_exit(Srv *s) {
-        static bool registered;
-        struct stat st;
-        if (stat(s->mnt, &st) == 0)
-                srv_conn = minor(st.st_dev);
-        if (!registered && atexit(srv_abort_at_exit) == 0)
-                registered = true;
-}
-
+/* Mounts. opts may be NULL; tweak takes the options before the start. */
 static Srv *srv_start(const FuseFsOptions *opts) {
+        struct stat st;
         Srv *s = calloc(1, sizeof(Srv));
         ck_assert_ptr_nonnull(s);
         strcpy(s->dir, "/tmp/test-fusefs-XXXXXX");
@@ -485,11 +494,16 @@ static Srv *srv_start(const FuseFsOptions *opts) {
                 rmdir(s->dir);
                 ck_abort_msg("mount failed");
         }
-        srv_watch_exit(s);
+        ck_assert_int_eq(stat(s->mnt, &st), 0);
+        s->conn = minor(st.st_dev);
+        s->reaper = srv_reaper_start(s->conn);
+        ck_assert_int_gt(s->reaper, 0);
         return s;
 }
 
 static void srv_stop(Srv *s) {
+        kill(s->reaper, SIGKILL);
+        (void) waitpid(s->reaper, NULL, 0);
         srv_call(s, srv_exit_fn, NULL);
         pthread_join(s->thread, NULL);
         (void) umount2(s->mnt, MNT_DETACH);

@@ -98,20 +98,23 @@ static int child_posix_hold(const char *path, int wfd) {
         int fd = open(path, O_RDWR);
         int fd2 = open(path, O_RDONLY);
         struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
-        if (fd < 0 || fd2 < 0 || fcntl(fd, F_SETLKW, &l) < 0)
-                return 10;
-        /* Ready for SIGUSR1 before saying 'L' (the parent sends it as soon
-         * as it has read that), and no window between the check and the
-         * wait (sigsuspend). */
-        sigset_t usr1, old;
+        sigset_t usr1;
+        int sig;
+        /* The parent sends SIGUSR1 as soon as it reads 'L'. It is blocked
+         * from the start and taken with sigwait(): with a handler installed
+         * only after 'L' the default action could kill the child first, and
+         * a handler plus pause() loses a signal that lands between the check
+         * and the wait. (sigsuspend() does not work under ThreadSanitizer,
+         * which runs the handler only after the mask is restored.) */
         sigemptyset(&usr1);
         sigaddset(&usr1, SIGUSR1);
-        sigprocmask(SIG_BLOCK, &usr1, &old);
-        signal(SIGUSR1, on_sigint);
+        sigprocmask(SIG_BLOCK, &usr1, NULL);
+        if (fd < 0 || fd2 < 0 || fcntl(fd, F_SETLKW, &l) < 0)
+                return 10;
         say(wfd, 'L');
         /* Closing ANY descriptor of the file drops the process's locks. */
-        while (!got_signal)
-                sigsuspend(&old);
+        if (sigwait(&usr1, &sig) != 0)
+                return 12;
         close(fd2);
         say(wfd, 'C');
         pause();

@@ -22,6 +22,7 @@
 #include "lib/codec.h"
 #include "lib/crc32c.h"
 #include "store/format.h"
+#include "store/store-internal.h"
 #include "store/store.h"
 #include "tests/unit/test-store-util.h"
 
@@ -498,7 +499,9 @@ START_TEST(test_fsync_fail_meta_snapshot) {
                 ck_assert_int_eq(store_save_hard_state(s, &hs, 0), 0);
                 rec.submitted++;
                 RaftSnapshotMeta m = { .index = 10, .term = 1 };
-                /* the helper may already have failed on the meta write */
+                /* the helper may already have failed on the meta write: 0
+                 * (the store owns data now, whether or not it is ever
+                 * written) or the error (data is still ours), never both */
                 int r = store_save_snapshot(s, &m, data, 1000, 0);
                 if (r == 0)
                         rec.submitted++;
@@ -532,6 +535,138 @@ START_TEST(test_fsync_fail_meta_snapshot) {
                 store_free(s);
                 tmpdir_remove(dir);
         }
+}
+END_TEST
+
+/* ---- ownership on the "helper may already have failed" paths -----------
+ * store.h: an error return leaves every buffer with the caller and the view
+ * unchanged; 0 moves ownership for good, even if the submission is never
+ * acknowledged. Run under ASan (build-asan) these cases also prove the
+ * absence of a double free (both sides freeing) and of a leak (neither). */
+
+/* The helper failed (on the fsync of meta) before the call: the error is
+ * returned, nothing changes, and the caller frees its buffer. The loop has
+ * not dispatched the FAILED completion yet, as in the race of issue 16. */
+START_TEST(test_ownership_failed_before_submit) {
+        char *dir = tmpdir_new();
+        FaultIo f;
+        StoreOptions o = { .io = &f.io };
+        Store *s;
+        Recorder rec;
+        RaftHardState hs = { .term = 7, .vote = 3, .commit = 10 };
+        RaftSnapshotMeta m = { .index = 10, .term = 1 };
+        uint8_t *data = malloc(1000);
+        RaftEntry e;
+
+        ck_assert_ptr_nonnull(data);
+        memset(data, 0x5a, 1000);
+        fault_io_init(&f);
+        s = open_ok(dir, &o);
+        recorder_attach(&rec, s);
+        append_range(s, &rec, 1, 11, 1, 5, 200);
+        recorder_drain(&rec, s);
+        atomic_store(&f.fsync_fail_at, atomic_load(&f.n_fsync) + 1);
+        ck_assert_int_eq(store_save_hard_state(s, &hs, 0), 0);
+        rec.submitted++;
+        /* wait for the helper's failure without dispatching it */
+        for (int i = 0; i < 5000 && !store_is_failed(s); i++)
+                usleep(1000);
+        ck_assert(store_is_failed(s));
+
+        ck_assert_int_eq(store_save_snapshot(s, &m, data, 1000, 0), -EIO);
+        ck_assert_ptr_null(store_snapshot_meta(s));
+        ck_assert_uint_eq(store_first_index(s), 1);
+        ck_assert_uint_eq(store_last_index(s), 10);
+        free(data);                     /* still ours: the store must not free it */
+        entry_make(&e, 11, 1, 5, 200);
+        ck_assert_int_eq(store_append(s, &e, 1, 0), -EIO);
+        ck_assert_uint_eq(store_last_index(s), 10);
+        raft_entry_done(&e);            /* copied or not, the entry stays ours */
+
+        recorder_drain(&rec, s);
+        ck_assert_int_eq(rec.failed, 1);
+        ck_assert_int_eq(rec.error, -EIO);
+        ck_assert_int_eq(rec.hard_states, 0);
+        ck_assert_int_eq(rec.snapshots, 0);
+        store_free(s);
+        tmpdir_remove(dir);
+}
+END_TEST
+
+/* The store accepted the snapshot (0), then the helper failed writing it:
+ * the store owns and frees the data, the caller must not; the only
+ * completion is FAILED. */
+START_TEST(test_ownership_fails_after_accept) {
+        for (long nth = 1; nth <= 2; nth++) {   /* fsync of the file, of the directory */
+                char *dir = tmpdir_new();
+                FaultIo f;
+                StoreOptions o = { .io = &f.io };
+                Store *s;
+                Recorder rec;
+                RaftSnapshotMeta m = { .index = 10, .term = 1 };
+                uint8_t *data = malloc(1000);
+
+                ck_assert_ptr_nonnull(data);
+                memset(data, 0x6b, 1000);
+                fault_io_init(&f);
+                s = open_ok(dir, &o);
+                recorder_attach(&rec, s);
+                append_range(s, &rec, 1, 11, 1, 5, 200);
+                recorder_drain(&rec, s);
+                ck_assert(!store_is_failed(s));
+                atomic_store(&f.fsync_fail_at, atomic_load(&f.n_fsync) + nth);
+                ck_assert_int_eq(store_save_snapshot(s, &m, data, 1000, 0), 0);
+                data = NULL;            /* the store's now, whatever happens */
+                rec.submitted++;
+                recorder_drain(&rec, s);
+                ck_assert_int_eq(rec.failed, 1);
+                ck_assert_int_eq(rec.error, -EIO);
+                ck_assert_int_eq(rec.snapshots, 0);
+                store_free(s);
+                tmpdir_remove(dir);
+        }
+}
+END_TEST
+
+/* The window between the public call's check and the queue: the helper has
+ * failed, writer_submit() is handed a submission carrying snapshot data. It
+ * must take it over (and free it) and never acknowledge it; under ASan a
+ * leak or a double free fails the case. White-box: store-internal.h. */
+START_TEST(test_ownership_submit_after_failure) {
+        char *dir = tmpdir_new();
+        FaultIo f;
+        StoreOptions o = { .io = &f.io };
+        Store *s;
+        Recorder rec;
+        RaftHardState hs = { .term = 2 };
+        Submission *sub;
+
+        fault_io_init(&f);
+        s = open_ok(dir, &o);
+        recorder_attach(&rec, s);
+        atomic_store(&f.fsync_fail_at, atomic_load(&f.n_fsync) + 1);
+        ck_assert_int_eq(store_save_hard_state(s, &hs, 0), 0);
+        rec.submitted++;
+        for (int i = 0; i < 5000 && writer_failed(s) >= 0; i++)
+                usleep(1000);
+        ck_assert_int_eq(writer_failed(s), -EIO);
+
+        sub = calloc(1, sizeof *sub);
+        ck_assert_ptr_nonnull(sub);
+        list_init(&sub->node);
+        sub->type = STORE_COMPLETION_SNAPSHOT;
+        sub->cookie = 99;
+        sub->snap_len = 1000;
+        sub->snap_data = malloc(sub->snap_len);
+        ck_assert_ptr_nonnull(sub->snap_data);
+        writer_submit(s, sub);          /* cannot fail; sub is the store's */
+
+        recorder_drain(&rec, s);
+        ck_assert_int_eq(rec.failed, 1);
+        ck_assert_int_eq(rec.completed, 1);     /* FAILED only, never cookie 99 */
+        ck_assert_int_eq(store_dispatch_completions(s), 0);
+        store_free(s);
+        tmpdir_remove(dir);
 }
 END_TEST
 
@@ -720,6 +855,9 @@ static Suite *store_faults_suite(void) {
                 { "enospc", test_enospc },
                 { "fsync-fail", test_fsync_fail },
                 { "fsync-fail-meta-snapshot", test_fsync_fail_meta_snapshot },
+                { "ownership-failed-before-submit", test_ownership_failed_before_submit },
+                { "ownership-fails-after-accept", test_ownership_fails_after_accept },
+                { "ownership-submit-after-failure", test_ownership_submit_after_failure },
                 { "enospc-real", test_enospc_real },
                 { "crash-points-truncate", test_crash_points_truncate },
                 { "crash-points-install", test_crash_points_install },
