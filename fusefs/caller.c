@@ -14,11 +14,14 @@
  * The requests themselves look the same (the LOOKUP and GETATTR of a stat
  * and of an open for writing are identical), so we look at what the
  * calling thread is doing: /proc/TID/syscall names the system call it is
- * blocked in (the FUSE request header carries the thread id). A thread in
- * a call that changes the namespace or opens a file gets the replica's
- * answer, uncached (timeout 0), and its own operation then fails with
- * EROFS or, for an open for reading, with EIO at the open's barrier. Every
- * other caller, and any caller we cannot classify, gets EIO.
+ * blocked in (the FUSE request header carries the thread id), and for an
+ * open its flags. A thread in a call that changes the namespace, or opens a
+ * file for writing or creating, gets the replica's answer for a name the
+ * replica has, uncached (timeout 0), and its own operation then fails with
+ * EROFS (ops-namespace.c, ops-file.c); for a name the replica lacks it gets
+ * EROFS at once (the replica may be behind: ENOENT would be a stale answer
+ * of its own). Every other caller, an open for reading included, and any
+ * caller we cannot classify, gets EIO.
  *
  * This runs only after a barrier failed, never on the fast path. */
 
@@ -33,20 +36,16 @@
 #include "lib/macro.h"
 
 /* System calls whose path walk may be answered from the replica while the
- * cluster is unreachable: each one either changes something (and fails with
- * EROFS by its own request) or opens a file (whose OPEN fails with EIO when
- * it would read). Not here: the stat family, access, readlink, getxattr,
+ * cluster is unreachable: each one changes something (and fails with EROFS
+ * by its own request). open and openat count only when their flags write or
+ * create (below). Not here: the stat family, access, readlink, getxattr,
  * listxattr, statfs, chdir — pure reads of what the walk reveals. */
 static const long mutating_syscalls[] = {
-#ifdef SYS_open
-        SYS_open,
-#endif
 #ifdef SYS_creat
         SYS_creat,
 #endif
-        SYS_openat,
 #ifdef SYS_openat2
-        SYS_openat2,
+        SYS_openat2,    /* its flags are behind a pointer: assume a change */
 #endif
 #ifdef SYS_mkdir
         SYS_mkdir,
@@ -129,6 +128,25 @@ bool caller_mutates(pid_t tid) {
         long nr = strtol(text, &end, 10);
         if (errno != 0 || end == text || nr < 0)
                 return false;
+        /* The arguments follow in hex: open(path, flags), openat(dirfd,
+         * path, flags). */
+        int flags_arg = nr == SYS_openat ? 2 : -1;
+#ifdef SYS_open
+        if (nr == SYS_open)
+                flags_arg = 1;
+#endif
+        if (flags_arg >= 0) {
+                unsigned long long a = 0;
+                char *p = end;
+                for (int i = 0; i <= flags_arg; i++) {
+                        errno = 0;
+                        a = strtoull(p, &end, 16);
+                        if (errno != 0 || end == p)
+                                return false;
+                        p = end;
+                }
+                return (a & O_ACCMODE) != O_RDONLY || (a & (O_CREAT | O_TRUNC)) != 0;
+        }
         for (size_t i = 0; i < ELEMENTSOF(mutating_syscalls); i++)
                 if (mutating_syscalls[i] == nr)
                         return true;

@@ -40,7 +40,9 @@ static void lookup_resume(Op *op, int r, uint64_t index, const TreeResult *res) 
                  * fail with EROFS, as mutations must. */
                 r = tree_lookup(fs_tree(fs), op->ino, op->name, &a);
                 if (r < 0)
-                        fs_reply_err(fs, OP_LOOKUP, op->req, -r);
+                        /* Absent here may be a stale answer: the change
+                         * fails as changes do without a quorum. */
+                        fs_reply_err(fs, OP_LOOKUP, op->req, r == -ENOENT ? EROFS : -r);
                 else {
                         struct fuse_entry_param e = { .ino = a.ino, .generation = a.generation };
                         attr_to_stat(&a, &e.attr);
