@@ -8,20 +8,20 @@
  * opposite directions:
  *   - reads fail with EIO: a stat(), `test -e`, readlink or getxattr must
  *     not answer from a replica that may be stale;
- *   - mutations fail with EROFS, at once: `echo x > f` and `mkdir d` must
- *     get as far as their own write() or proposal, which says EROFS (bash
- *     reports write() errors but not close() errors, FUSE-NOTES.md).
+ *   - mutations fail with EROFS: `echo x > f`, `mkdir d`, `rm f` must say
+ *     "Read-only file system", at once when the node knows it has no
+ *     quorum.
  * The requests themselves look the same (the LOOKUP and GETATTR of a stat
  * and of an open for writing are identical), so we look at what the
  * calling thread is doing: /proc/TID/syscall names the system call it is
  * blocked in (the FUSE request header carries the thread id), and for an
- * open its flags. A thread in a call that changes the namespace, or opens a
- * file for writing or creating, gets the replica's answer for a name the
- * replica has, uncached (timeout 0), and its own operation then fails with
- * EROFS (ops-namespace.c, ops-file.c); for a name the replica lacks it gets
- * EROFS at once (the replica may be behind: ENOENT would be a stale answer
- * of its own). Every other caller, an open for reading included, and any
- * caller we cannot classify, gets EIO.
+ * open its flags. The walk of a call that changes the namespace, or opens a
+ * file for writing, creating or truncating, fails with EROFS; every other
+ * caller, an open for reading included, and any caller we cannot classify,
+ * gets EIO. Neither ever gets an answer from the replica: it may be behind,
+ * and a change would then fail with a stale EEXIST or ENOENT, or write to a
+ * file another node has replaced (the chaos meta and register workloads
+ * found all three when walks were answered from the replica).
  *
  * This runs only after a barrier failed, never on the fast path. */
 

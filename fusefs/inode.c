@@ -182,7 +182,6 @@ static KInode *kinode_ref(FuseFs *fs, uint64_t parent, const char *name, const s
         k->lookup_index = tree_applied_index(fs_tree(fs));
         kattr_set(&k->attr, st);
         k->removed = false;
-        k->unverified = false;
         return k;
 }
 
@@ -210,12 +209,7 @@ void reply_entry(FuseFs *fs, OpKind kind, fuse_req_t req, uint64_t parent, const
         struct fuse_entry_param e;
 
         fill_entry(fs, &e, attr);
-        reply_entry_param(fs, kind, req, parent, &e);
-}
-
-void reply_entry_param(FuseFs *fs, OpKind kind, fuse_req_t req, uint64_t parent,
-                       const struct fuse_entry_param *e) {
-        KInode *k = kinode_ref(fs, parent, NULL, &e->attr);
+        KInode *k = kinode_ref(fs, parent, name, &e.attr);
         if (!k) {
                 fs_reply_err(fs, kind, req, ENOMEM);
                 return;
@@ -223,7 +217,7 @@ void reply_entry_param(FuseFs *fs, OpKind kind, fuse_req_t req, uint64_t parent,
         fs_count(fs, kind, 0);
         /* When the kernel did not take the reply (the request was
          * interrupted meanwhile), it took no reference either. */
-        if (fuse_reply_entry(req, e) < 0)
+        if (fuse_reply_entry(req, &e) < 0)
                 kinode_unref(fs, k, 1);
 }
 

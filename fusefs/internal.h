@@ -159,9 +159,6 @@ typedef struct KInode {
         KAttr attr;             /* last attributes the kernel got (tombstone data) */
         KExtra *extra;          /* NULL until needed */
         bool removed;           /* the tree no longer has it */
-        bool unverified;        /* the kernel's last entry for it came from the
-                                 * replica without a barrier (caller.c): a
-                                 * write-only open must then check it first */
 } KInode;
 
 /* k's KExtra, allocated on first use; NULL on allocation failure. */
@@ -330,10 +327,6 @@ void attr_to_stat(const TreeAttr *a, struct stat *st);
 /* Replies an entry for attr found as parent/name and takes a kernel reference. */
 void reply_entry(FuseFs *fs, OpKind kind, fuse_req_t req, uint64_t parent, const char *name,
                  const TreeAttr *attr);
-/* The same with the timeouts chosen by the caller (e: ino, generation,
- * attr and timeouts set). */
-void reply_entry_param(FuseFs *fs, OpKind kind, fuse_req_t req, uint64_t parent,
-                       const struct fuse_entry_param *e);
 /* fuse_reply_create() with the same bookkeeping; < 0 when the kernel did
  * not take it (then no RELEASE will come for fi->fh). */
 int reply_create(FuseFs *fs, fuse_req_t req, uint64_t parent, const char *name,

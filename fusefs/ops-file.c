@@ -436,10 +436,7 @@ static void open_resume(Op *op, int r, uint64_t index, const TreeResult *res) {
         Handle *h;
 
         if (r < 0) {
-                /* No barrier: a read fails as reads do; an open for writing
-                 * only (see fs_op_open) is the first step of a change. */
-                fs_reply_err(fs, OP_OPEN, op->req,
-                             (op->fi.flags & O_ACCMODE) == O_WRONLY ? EROFS : EIO);
+                fs_reply_err(fs, OP_OPEN, op->req, EIO);
                 goto out;
         }
         r = tree_getattr(fs_tree(fs), op->ino, &a);
@@ -493,15 +490,10 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
         op->fi = *fi;
         /* A write-only handle reads nothing: it needs neither a copy of the
          * file nor a barrier (its writes are ordered by the log), so it
-         * opens even without a quorum and its write()s say EROFS. Unless
-         * the walk that found the inode was answered from a replica that
-         * may be behind (no barrier, caller.c): the name may then lead to
-         * a file another node has replaced, and the commit would go to the
-         * dead inode while the caller believes it wrote the file. Then the
-         * open waits for a barrier (EROFS without one) and checks the path
-         * like a read (ESTALE makes the kernel walk again). */
-        KInode *k = kinode_get(fs, ino);
-        if ((fi->flags & O_ACCMODE) == O_WRONLY && (!fs_linearizable(fs) || !k || !k->unverified))
+         * opens even without a quorum and its write()s say EROFS. (In
+         * linearizable mode the walk that found the inode was behind
+         * barriers: the name led to the current file.) */
+        if ((fi->flags & O_ACCMODE) == O_WRONLY)
                 return open_resume(op, 0, 0, NULL);
         /* Read this node's own writes: wait for release-time commits. */
         if (kinode_wait_bg(fs, ino, op))

@@ -30,30 +30,13 @@ static void lookup_resume(Op *op, int r, uint64_t index, const TreeResult *res) 
         FuseFs *fs = op->fs;
         TreeAttr a;
 
-        if (r < 0 && !caller_mutates(op->pid))
-                /* No barrier (no quorum): a read must not see the replica. */
-                fs_reply_err(fs, OP_LOOKUP, op->req, EIO);
-        else if (r < 0) {
-                /* No barrier, but the walk leads to a change or an open
-                 * (caller.c): the replica's answer, never cached, so that
-                 * mkdir, creat, `echo x > f` reach their own request and
-                 * fail with EROFS, as mutations must. */
-                r = tree_lookup(fs_tree(fs), op->ino, op->name, &a);
-                if (r < 0)
-                        /* Absent here may be a stale answer: the change
-                         * fails as changes do without a quorum. */
-                        fs_reply_err(fs, OP_LOOKUP, op->req, r == -ENOENT ? EROFS : -r);
-                else {
-                        struct fuse_entry_param e = { .ino = a.ino, .generation = a.generation };
-                        attr_to_stat(&a, &e.attr);
-                        reply_entry_param(fs, OP_LOOKUP, op->req, op->ino, &e);
-                        /* The replica may be behind: the name may lead to
-                         * a file another node has replaced since. */
-                        KInode *k = kinode_get(fs, a.ino);
-                        if (k)
-                                k->unverified = true;
-                }
-        } else {
+        if (r < 0)
+                /* No barrier (no quorum): the replica may be behind, so
+                 * nothing of it is revealed, not even through the error of
+                 * a change (EEXIST, ENOENT). A read fails with EIO, a
+                 * change with EROFS (caller.c tells them apart). */
+                fs_reply_err(fs, OP_LOOKUP, op->req, caller_mutates(op->pid) ? EROFS : EIO);
+        else {
                 r = tree_lookup(fs_tree(fs), op->ino, op->name, &a);
                 if (r == -ENOENT)
                         reply_negative(fs, OP_LOOKUP, op->req);
@@ -103,14 +86,13 @@ static void getattr_resume(Op *op, int r, uint64_t index, const TreeResult *res)
         FuseFs *fs = op->fs;
         struct stat st;
 
-        /* Without a barrier (no quorum) a read gets EIO; a walk towards a
-         * change or an open gets the replica's attributes, not cached: the
-         * kernel asks for them to check permissions before every mkdir,
-         * creat or unlink, and those must fail with EROFS from their own
-         * proposal (caller.c). */
-        bool fresh = r >= 0;
-        if (!fresh && !caller_mutates(op->pid)) {
-                fs_reply_err(fs, OP_GETATTR, op->req, EIO);
+        /* Without a barrier (no quorum) a read gets EIO and the walk of a
+         * change (the permission checks before mkdir, creat, unlink) EROFS,
+         * as changes without a quorum must (caller.c). An fstat() of an
+         * open file (fi set) is a read. */
+        if (r < 0) {
+                fs_reply_err(fs, OP_GETATTR, op->req,
+                             !op->has_fi && caller_mutates(op->pid) ? EROFS : EIO);
                 op_free(op);
                 return;
         }
@@ -119,11 +101,10 @@ static void getattr_resume(Op *op, int r, uint64_t index, const TreeResult *res)
             handle_pending_size(fs, op->ino, op->has_fi ? &op->fi : NULL, &size))
                 st.st_size = (off_t) size;
         if (r < 0)
-                fs_reply_err(fs, OP_GETATTR, op->req, fresh ? -r : EIO);
+                fs_reply_err(fs, OP_GETATTR, op->req, -r);
         else {
                 fs_count(fs, OP_GETATTR, 0);
-                (void) fuse_reply_attr(op->req, &st,
-                                       st.st_nlink == 0 || !fresh ? 0 : fs_attr_timeout(fs));
+                (void) fuse_reply_attr(op->req, &st, st.st_nlink == 0 ? 0 : fs_attr_timeout(fs));
         }
         op_free(op);
 }
