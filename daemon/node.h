@@ -177,8 +177,8 @@ typedef void (*NodeProposalFn)(int r, const TreeResult *result, void *userdata);
  * op_timeout_ms passes. `done` runs once, from the loop: r = 0 and the
  * result (result->err is the command's own errno) once applied here;
  * -EROFS when it certainly was not and never will be applied (no leader
- * ever accepted it before op_timeout_ms, or its log slot committed with
- * another entry); -ETIMEDOUT when it was handed to a leader but not seen
+ * ever accepted any attempt before op_timeout_ms); -ETIMEDOUT when an
+ * attempt was handed to raft but not seen
  * applied by op_timeout_ms or the stop: the outcome is unknown (it may
  * still commit); -EIO when the session expired meanwhile (the tree refuses
  * the session's later entries, so it will not apply). Commands with

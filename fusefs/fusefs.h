@@ -92,7 +92,7 @@ typedef struct FuseFsOptions {
  *                 during the call); or r is a negative errno and result NULL
  *                 when it was not applied here: -EROFS when it certainly
  *                 was not and never will be (no leader ever took it before
- *                 the deadline, or its log slot went to another entry),
+ *                 the deadline),
  *                 -ETIMEDOUT when a leader may have it but it was not seen
  *                 applied by the deadline or the node's stop (outcome
  *                 unknown), -EIO when the session expired meanwhile (its
