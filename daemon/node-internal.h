@@ -210,7 +210,7 @@ void node_ops_notices(Node *n, const RaftEntry *e, const TreeNotice *notices, si
 void node_ops_finish(Node *n, NodeOp *op, int r, const char *message);
 /* -EROFS (certainly never applied) or -ETIMEDOUT (outcome unknown) for a
  * proposal given up before its result came. */
-int node_proposal_abandoned_errno(Node *n, const NodeOp *op);
+int node_proposal_abandoned_errno(const NodeOp *op);
 void node_ops_deliver(Node *n);                 /* run finished ops' callbacks */
 void node_ops_cancel_all(Node *n);
 void node_op_free(NodeOp *op);

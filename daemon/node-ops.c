@@ -172,8 +172,7 @@ static void try_propose(Node *n, NodeOp *op) {
  * the slot of our last attempt commit with another entry does not settle
  * it: an earlier attempt (forwarded to an older leader) may still commit,
  * as the chaos set workload showed (an add told EROFS appeared later). */
-int node_proposal_abandoned_errno(Node *n, const NodeOp *op) {
-        (void) n;
+int node_proposal_abandoned_errno(const NodeOp *op) {
         return op->may_be_appended ? -ETIMEDOUT : -EROFS;
 }
 
@@ -592,7 +591,7 @@ void node_ops_housekeeping(Node *n, uint64_t now) {
                 if (now >= op->deadline_usec) {
                         switch (op->kind) {
                         case NODE_OP_PROPOSAL: {
-                                int r = node_proposal_abandoned_errno(n, op);
+                                int r = node_proposal_abandoned_errno(op);
                                 node_ops_finish(n, op, r, r == -EROFS ? "no quorum within op_timeout_ms"
                                                 : "not seen committed within op_timeout_ms: outcome unknown");
                                 break;

@@ -362,7 +362,7 @@ static void stop_finish(Node *n) {
 
         n->stop_phase = 3;
         list_foreach_safe(op, tmp, &n->ops, link)
-                node_ops_finish(n, op, op->kind == NODE_OP_PROPOSAL ? node_proposal_abandoned_errno(n, op) : -ECANCELED,
+                node_ops_finish(n, op, op->kind == NODE_OP_PROPOSAL ? node_proposal_abandoned_errno(op) : -ECANCELED,
                                 "the node is stopping");
         if (sd_event_add_defer(n->event, &n->stop_source, stop_handler, n) < 0 && n->stopped_fn)
                 n->stopped_fn(n, n->stopped_userdata);

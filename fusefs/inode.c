@@ -35,7 +35,7 @@
  * invalidation and clock-bounded leases.
  *
  * Opens keep one more check, for the walks made before a snapshot replaced
- * the tree (fusefs_notify_reset) and for local mode: if a name of the inode
+ * the tree (fusefs_notify_reset): if a name of the inode
  * (or of a directory on the path the kernel used, recorded as kparent) was
  * removed or moved by another node after the kernel's last lookup of it, a
  * linearizable open answers ESTALE and the VFS repeats the walk with

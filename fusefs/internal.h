@@ -302,11 +302,11 @@ int op_set_names(Op *op, const char *name, const char *name2);
 int op_propose(Op *op, TreeCmd *cmd);
 /* Runs op->fn after a read barrier (linearizable), or at once (local). */
 void op_after_barrier(Op *op);
-/* The same for the kernel's own metadata lookups (LOOKUP, GETATTR), which
- * fall back to the replica when there is no barrier: while barriers fail
- * and the node knows it has no quorum they do not wait for one (-EIO at
- * once), so that a mkdir or creat reaches its own proposal (and EROFS)
- * without first waiting op_timeout twice. */
+/* The same for the kernel's own metadata lookups (LOOKUP, GETATTR): while
+ * barriers fail and the node knows it has no quorum they do not wait for
+ * one (-EIO at once; the handler then answers EROFS or EIO, caller.c), so
+ * that `mkdir` or `echo x > f` fails at once rather than after op_timeout
+ * for every step of its path walk. */
 void op_after_meta_barrier(Op *op);
 /* Answers op's request with err (if any) and frees it; for an op that is
  * not at the backend. */
